@@ -1,0 +1,5 @@
+"""Run the podnet command line: ``python -m podnet``."""
+
+from podnet.cli import main
+
+raise SystemExit(main())

@@ -1,0 +1,233 @@
+"""Orchestration: spec -> plan -> emulation -> CNI configs -> routes -> Pods, and back.
+
+Mirrors the control loops that make a cluster's network: kube-controller-manager's node
+IPAM (via :mod:`podnet.plan`), the CNI DaemonSet that writes each node's conflist, the route
+controller of a host-gw CNI (flannel's), and the kubelets that create Pod sandboxes.
+Deviations: everything runs once per command instead of as watches; the state is a file.
+Teardown deletes by identity: the namespaces listed in the state file (recorded *before*
+they are made) and the processes found inside them, never anything found by name.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import signal
+import time
+from dataclasses import dataclass, field
+from typing import Callable
+
+from podnet import netlink, netns, plan, reconcile, state as state_store, underlay
+from podnet.cni.builtin import BuiltinBridge
+from podnet.cni.config import CONFLIST_NAME, render_conflist
+from podnet.cni.runtime import CniRuntime
+from podnet.errors import InputError, KernelError
+from podnet.ipam.range_allocator import CIDR_NOT_AVAILABLE
+from podnet.kubelet import Kubelet, refresh_node_readiness
+from podnet.model import LabState, add_event
+from podnet.naming import netns_name
+from podnet.routing import hostgw
+from podnet.spec import ClusterSpec
+
+log = logging.getLogger(__name__)
+
+Progress = Callable[[str, int, int], None]
+
+
+def _quiet(_stage: str, _done: int, _total: int) -> None:
+    return None
+
+
+class Lab:
+    """A lab opened by this process: its state plus the kernel handles to act on it."""
+
+    def __init__(self, lab_state: LabState, paths: state_store.LabPaths):
+        self.state = lab_state
+        self.paths = paths
+        self.worker = netns.NetnsWorker()
+        self.sockets = netlink.Sockets(self.worker)
+        self.runtime = CniRuntime(builtin=BuiltinBridge(self.worker, self.sockets))
+        self.kubelet = Kubelet(lab_state, self.worker, self.sockets, self.runtime)
+
+    @classmethod
+    def open(cls, name: str) -> "Lab":
+        return cls(state_store.load(name), state_store.LabPaths(name))
+
+    def save(self) -> None:
+        state_store.save(self.paths, self.state)
+
+    def close(self) -> None:
+        self.sockets.close()
+        self.worker.close()
+
+    # -- CNI configuration (the CNI DaemonSet's job) -------------------------------------------
+
+    def write_cni_configs(self, cni: str) -> None:
+        for node in self.state.nodes.values():
+            directory = self.paths.cni_dir(node.name)
+            path = os.path.join(directory, CONFLIST_NAME)
+            if node.pod_cidr is None:
+                continue  # CIDRNotAvailable: no slice, so no config (flannel would not write one)
+            conflist = render_conflist(cni, _net(node.pod_cidr), self.paths.ipam_dir(node.name))
+            if conflist is None:
+                if os.path.exists(path):
+                    os.unlink(path)
+                node.cni_config = None
+                continue
+            os.makedirs(directory, mode=0o700, exist_ok=True)
+            tmp = path + ".tmp"
+            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+            with os.fdopen(fd, "w", encoding="utf-8") as handle:
+                json.dump(conflist, handle, indent=2)
+            os.replace(tmp, path)
+            node.cni_config = path
+            refresh_node_readiness(node)
+
+    def install_cni(self, cni: str, progress: Progress = _quiet) -> None:
+        """``podnet cni install``: write configs, then let the kubelets retry their Pods."""
+        if cni not in ("bridge", "ptp", "builtin"):
+            raise InputError("cni", cni, "can install bridge, ptp or builtin")
+        self.state = self.state  # keep mypy quiet about reassignments below
+        self.state.spec = _replace_cni(self.state.spec, cni)
+        self.write_cni_configs(cni)
+        self.sync_routes()
+        self.kubelet.sync(lambda d, t: progress("pods", d, t))
+        self.save()
+
+    # -- routes (the CNI's route controller, host-gw) ------------------------------------------
+
+    def sync_routes(self) -> dict[str, reconcile.RouteDiff]:
+        diffs = {}
+        for node in self.state.nodes.values():
+            ns = netns_name(self.state.name, node.name)
+            sock = self.sockets(ns)
+            desired = hostgw.desired_routes(self.state, node.name)
+            diff = reconcile.diff_routes(desired, netlink.owned_routes(sock))
+            if not diff.empty:
+                netlink.apply_routes(sock, ns, diff.add, diff.delete)
+            diffs[node.name] = diff
+        return diffs
+
+
+def _net(cidr: str):
+    from ipaddress import IPv4Network
+    return IPv4Network(cidr)
+
+
+def _replace_cni(spec: ClusterSpec, cni: str) -> ClusterSpec:
+    import dataclasses
+    return dataclasses.replace(spec, cni=cni)
+
+
+def up(spec: ClusterSpec, progress: Progress = _quiet, detached: bool = False) -> Lab:
+    """Bring a lab up. On any exception or interrupt the caller must call :func:`teardown`."""
+    paths = state_store.claim(spec.name)  # refuses an existing name before touching anything
+    lab_state = plan.initial_state(spec)
+    lab_state.owner_pid = os.getpid()
+    lab_state.owner_start = netns.process_start_time(os.getpid())
+    lab_state.detached = detached
+    state_store.save(paths, lab_state)  # the intent (every namespace name) is on disk first
+    lab = Lab(lab_state, paths)
+    try:
+        underlay.build(lab_state, lab.worker, lab.sockets, lambda d, t: progress("nodes", d, t))
+        lab.write_cni_configs(spec.cni)
+        for node in lab_state.nodes.values():
+            refresh_node_readiness(node)
+        lab.sync_routes()
+        progress("routes", 1, 1)
+        lab.kubelet.sync(lambda d, t: progress("pods", d, t))
+        lab_state.status = "running"
+        lab.save()
+    except BaseException:
+        lab.close()
+        raise
+    return lab
+
+
+@dataclass
+class TeardownReport:
+    lab: str
+    deleted: list[str] = field(default_factory=list)
+    already_gone: list[str] = field(default_factory=list)
+    killed: list[int] = field(default_factory=list)
+    state_removed: bool = False
+
+    def to_json(self) -> dict:
+        return {
+            "lab": self.lab, "deletedNamespaces": self.deleted,
+            "alreadyGone": self.already_gone, "killedPids": self.killed,
+            "stateRemoved": self.state_removed,
+        }
+
+
+def teardown(name: str, namespaces: list[str] | None = None) -> TeardownReport:
+    """Delete what lab ``name`` recorded: processes in its namespaces, the namespaces, its files.
+
+    Idempotent and best effort: what is already gone is reported, not an error.
+    """
+    report = TeardownReport(name)
+    if namespaces is None:
+        raw = state_store.load_raw(name)
+        namespaces = list(raw.get("namespaces", [])) if raw else []
+    inodes = {}
+    for ns in namespaces:
+        ino = netns.inode(ns)
+        if ino is not None:
+            inodes[ino] = ns
+    report.killed = _kill_processes(set(inodes))
+    for ns in namespaces:
+        if netns.delete(ns):
+            report.deleted.append(ns)
+        else:
+            report.already_gone.append(ns)
+    report.state_removed = state_store.remove(state_store.LabPaths(name))
+    return report
+
+
+def _kill_processes(inodes: set[int], grace: float = 1.0) -> list[int]:
+    pids = sorted(netns.pids_in(inodes))
+    for pid in pids:
+        try:
+            os.kill(pid, signal.SIGTERM)
+        except ProcessLookupError:
+            pass
+    deadline = time.monotonic() + grace
+    while time.monotonic() < deadline:
+        alive = netns.pids_in(inodes)
+        if not alive:
+            break
+        time.sleep(0.02)
+    for pid in netns.pids_in(inodes):
+        try:
+            os.kill(pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+    return pids
+
+
+def stale_labs() -> list[str]:
+    """Labs whose owner died without tearing down: a foreground lab whose process is gone, or a
+    bring-up that never finished."""
+    stale = []
+    for name in state_store.list_labs():
+        raw = state_store.load_raw(name)
+        if raw is None:
+            stale.append(name)
+            continue
+        if raw.get("status") == "running" and raw.get("detached"):
+            continue
+        if not netns.is_same_process(raw.get("ownerPid"), raw.get("ownerStart")):
+            stale.append(name)
+    return stale
+
+
+def mark_cidr_events(lab_state: LabState) -> None:
+    for node in lab_state.nodes.values():
+        if node.network_unavailable == CIDR_NOT_AVAILABLE:
+            add_event(node.events, "Normal", CIDR_NOT_AVAILABLE, f"Node {node.name} status is now: {CIDR_NOT_AVAILABLE}", "cidrAllocator")
+
+
+def check_kernel_ready() -> None:
+    if os.geteuid() != 0:
+        raise KernelError("podnet needs root to create network namespaces (try sudo)")

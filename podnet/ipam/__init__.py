@@ -1,0 +1,1 @@
+"""Address management: node Pod CIDRs (controller side) and Pod IPs (CNI IPAM side)."""

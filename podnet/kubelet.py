@@ -1,0 +1,155 @@
+"""Pod sandboxes on a node: network readiness, CNI ADD/DEL, phases and events.
+
+Mirrors the kubelet with containerd's CRI plugin: a node whose runtime finds no CNI config
+is NotReady ("container runtime network not ready: NetworkReady=false
+reason:NetworkPluginNotReady message:Network plugin returns error: cni plugin not
+initialized") and its Pods stay Pending; with a config, each Pod gets a sandbox network
+namespace and a CNI ADD; a failed ADD is followed by DEL, the sandbox is removed, and the Pod
+stays ContainerCreating with a FailedCreatePodSandBox event carrying the plugin's message.
+Deviations: no containers or images (a Pod is its sandbox), no retry back-off timer (a sync
+is triggered by ``up``, ``cni install`` or a later command), and the maxPods check that the
+scheduler does upstream is made here.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from typing import Callable
+
+from podnet import netlink, netns
+from podnet.cni.runtime import CniRuntime, Sandbox, load_conflist, result_summary
+from podnet.errors import CniError, KernelError
+from podnet.model import CONTAINER_CREATING, PENDING, RUNNING, LabState, NodeState, PodState, add_event
+from podnet.naming import netns_name, new_sandbox_id
+
+log = logging.getLogger(__name__)
+
+NOT_INITIALIZED = (
+    "container runtime network not ready: NetworkReady=false reason:NetworkPluginNotReady "
+    "message:Network plugin returns error: cni plugin not initialized"
+)
+
+
+def refresh_node_readiness(node: NodeState) -> None:
+    """Ready follows the presence of a loadable CNI config, as containerd reports it."""
+    if node.network_unavailable:
+        ready, message = False, f"node has no podCIDR ({node.network_unavailable})"
+    elif load_conflist(node.cni_config) is None:
+        ready, message = False, NOT_INITIALIZED
+    else:
+        ready, message = True, "kubelet is posting ready status"
+    if ready != node.ready:
+        reason = "NodeReady" if ready else "NodeNotReady"
+        add_event(node.events, "Normal", reason, f"Node {node.name} status is now: {reason}", "kubelet")
+    node.ready = ready
+    node.ready_reason = "KubeletReady" if ready else "KubeletNotReady"
+    node.ready_message = message
+
+
+class Kubelet:
+    def __init__(self, state: LabState, worker: netns.NetnsWorker, sockets: netlink.Sockets, runtime: CniRuntime):
+        self.state = state
+        self.worker = worker
+        self.sockets = sockets
+        self.runtime = runtime
+
+    def sync(self, progress: Callable[[int, int], None] | None = None) -> None:
+        """Bring every Pod as far as its node allows; Running Pods are left alone."""
+        for node in self.state.nodes.values():
+            refresh_node_readiness(node)
+        todo = [p for p in self.state.pods.values() if p.phase != RUNNING]
+        running = {name: 0 for name in self.state.nodes}
+        for pod in self.state.pods.values():
+            if pod.phase == RUNNING and pod.node:
+                running[pod.node] += 1
+        for done, pod in enumerate(todo, start=1):
+            self.sync_pod(pod, running)
+            if progress:
+                progress(done, len(todo))
+
+    def sync_pod(self, pod: PodState, running: dict[str, int]) -> None:
+        if pod.node is None:
+            pod.phase = PENDING
+            return
+        node = self.state.nodes[pod.node]
+        if node.network_unavailable:
+            pod.phase = PENDING
+            pod.message = f"node {node.name} has no podCIDR ({node.network_unavailable})"
+            add_event(pod.events, "Warning", "FailedScheduling",
+                      f"0/1 nodes are available: 1 node(s) had untolerated taint {{node.kubernetes.io/network-unavailable: }} ({node.name} has no podCIDR: {node.network_unavailable})",
+                      "default-scheduler")
+            return
+        if not node.ready:
+            pod.phase = PENDING
+            pod.message = node.ready_message
+            add_event(pod.events, "Warning", "NetworkNotReady",
+                      f"network is not ready: {node.ready_message}", "kubelet")
+            return
+        if running[node.name] >= self.state.spec.max_pods:
+            pod.phase = PENDING
+            pod.message = f"node {node.name} already runs maxPods={self.state.spec.max_pods} Pods"
+            add_event(pod.events, "Warning", "FailedScheduling",
+                      f"0/1 nodes are available: 1 Too many pods ({node.name} maxPods {self.state.spec.max_pods})",
+                      "default-scheduler")
+            return
+        if self.run_sandbox(pod, node):
+            running[node.name] += 1
+
+    def run_sandbox(self, pod: PodState, node: NodeState) -> bool:
+        conflist = load_conflist(node.cni_config)
+        assert conflist is not None
+        lab = self.state.name
+        sandbox = Sandbox(new_sandbox_id(), pod.name, netns_name(lab, node.name), netns_name(lab, pod.name))
+        if sandbox.pod_ns not in self.state.namespaces:
+            self.state.namespaces.append(sandbox.pod_ns)
+        try:
+            self.sockets.adopt(sandbox.pod_ns, self.worker.create(sandbox.pod_ns, netlink.open_and_raise_lo))
+            result = self.runtime.add(conflist, sandbox)
+        except (CniError, KernelError) as exc:
+            self._undo(conflist, sandbox)
+            pod.phase = CONTAINER_CREATING
+            pod.ip = pod.sandbox_id = pod.host_veth = None
+            where = f"node {node.name}, podCIDR {node.pod_cidr}"
+            pod.message = f"{exc} ({where})"
+            add_event(
+                pod.events, "Warning", "FailedCreatePodSandBox",
+                "Failed to create pod sandbox: rpc error: code = Unknown desc = failed to setup network "
+                f"for sandbox \"{sandbox.container_id[:12]}\": {exc} ({where})",
+                "kubelet",
+            )
+            return False
+        ip, _gateway, host_veth = result_summary(result)
+        pod.phase = RUNNING
+        pod.ip = ip
+        pod.sandbox_id = sandbox.container_id
+        pod.host_veth = host_veth
+        pod.message = ""
+        pod.started = time.time()
+        add_event(pod.events, "Normal", "SandboxCreated",
+                  f"Pod sandbox {sandbox.container_id[:12]} has IP {ip} from {node.pod_cidr} on {node.name}", "kubelet")
+        add_event(pod.events, "Normal", "Started", "Started container app", "kubelet")
+        return True
+
+    def _undo(self, conflist: dict, sandbox: Sandbox) -> None:
+        """A failed ADD is followed by DEL, then the sandbox goes: nothing half-made stays."""
+        problems = self.runtime.delete(conflist, sandbox) if netns.exists(sandbox.pod_ns) else []
+        for problem in problems:
+            log.warning("cleanup after failed ADD of %s: %s", sandbox.pod, problem)
+        self.sockets.forget(sandbox.pod_ns)
+        netns.delete(sandbox.pod_ns)
+
+    def stop_pod(self, pod: PodState) -> None:
+        """CNI DEL and sandbox removal; tolerates a sandbox that is already gone."""
+        if pod.node is None:
+            return
+        node = self.state.nodes[pod.node]
+        conflist = load_conflist(node.cni_config)
+        ns = netns_name(self.state.name, pod.name)
+        if conflist is not None and pod.sandbox_id:
+            sandbox = Sandbox(pod.sandbox_id, pod.name, netns_name(self.state.name, node.name), ns)
+            self.runtime.delete(conflist, sandbox)
+        self.sockets.forget(ns)
+        netns.delete(ns)
+        pod.phase = PENDING
+        pod.ip = pod.sandbox_id = pod.host_veth = None

@@ -1,0 +1,152 @@
+"""Runtime state of a lab: nodes, Pods and their events, as kubectl would show them.
+
+Mirrors the status parts of the Kubernetes API objects a student inspects: Node
+(``spec.podCIDR``, ``status.addresses`` INTERNAL-IP, the Ready and NetworkUnavailable
+conditions, taints) and Pod (``status.phase`` plus the ContainerCreating waiting reason,
+``status.podIP``, ``spec.nodeName``), with events as ``kubectl describe`` lists them.
+Deviation: one Pod has one container, and state lives in a JSON file, not in etcd.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+from podnet.spec import ClusterSpec
+
+PENDING = "Pending"
+CONTAINER_CREATING = "ContainerCreating"
+RUNNING = "Running"
+
+NOT_READY_TAINT = "node.kubernetes.io/not-ready:NoSchedule"
+NETWORK_UNAVAILABLE_TAINT = "node.kubernetes.io/network-unavailable:NoSchedule"
+
+
+@dataclass
+class Event:
+    type: str  # Normal or Warning
+    reason: str
+    message: str
+    source: str
+    first: float = field(default_factory=time.time)
+    last: float = field(default_factory=time.time)
+    count: int = 1
+
+
+def add_event(events: list[Event], type_: str, reason: str, message: str, source: str) -> None:
+    """Append an event, or bump the count of an identical last one (as the API server does)."""
+    now = time.time()
+    for event in events:
+        if event.reason == reason and event.message == message and event.source == source:
+            event.count += 1
+            event.last = now
+            return
+    events.append(Event(type_, reason, message, source, now, now))
+
+
+@dataclass
+class NodeState:
+    name: str
+    role: str
+    index: int
+    internal_ip: str
+    pod_cidr: str | None
+    ready: bool = False
+    ready_reason: str = "KubeletNotReady"
+    ready_message: str = ""
+    network_unavailable: str | None = None  # reason, e.g. CIDRNotAvailable
+    cni_config: str | None = None  # path of the conflist the runtime reads
+    created: float = field(default_factory=time.time)
+    events: list[Event] = field(default_factory=list)
+
+    @property
+    def taints(self) -> list[str]:
+        taints = []
+        if not self.ready:
+            taints.append(NOT_READY_TAINT)
+        if self.network_unavailable:
+            taints.append(NETWORK_UNAVAILABLE_TAINT)
+        return taints
+
+    @property
+    def status_text(self) -> str:
+        return "Ready" if self.ready else "NotReady"
+
+
+@dataclass
+class PodState:
+    name: str
+    node: str | None
+    phase: str = PENDING
+    ip: str | None = None
+    sandbox_id: str | None = None
+    host_veth: str | None = None
+    message: str = ""
+    restarts: int = 0
+    created: float = field(default_factory=time.time)
+    started: float | None = None
+    events: list[Event] = field(default_factory=list)
+
+    @property
+    def ready_text(self) -> str:
+        return "1/1" if self.phase == RUNNING else "0/1"
+
+    @property
+    def api_phase(self) -> str:
+        """status.phase as the API has it: a ContainerCreating Pod is still Pending."""
+        return RUNNING if self.phase == RUNNING else PENDING
+
+
+@dataclass
+class LabState:
+    spec: ClusterSpec
+    status: str = "starting"  # starting, running, stopping
+    owner_pid: int | None = None
+    owner_start: str | None = None  # /proc/PID/stat start time, guards against PID reuse
+    detached: bool = False
+    created: float = field(default_factory=time.time)
+    namespaces: list[str] = field(default_factory=list)  # every netns the lab may have made
+    nodes: dict[str, NodeState] = field(default_factory=dict)
+    pods: dict[str, PodState] = field(default_factory=dict)
+
+    @property
+    def name(self) -> str:
+        return self.spec.name
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "spec": self.spec.to_json(),
+            "status": self.status,
+            "ownerPid": self.owner_pid,
+            "ownerStart": self.owner_start,
+            "detached": self.detached,
+            "created": self.created,
+            "namespaces": list(self.namespaces),
+            "nodes": [asdict(n) for n in self.nodes.values()],
+            "pods": [asdict(p) for p in self.pods.values()],
+        }
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> "LabState":
+        nodes = {}
+        for raw in data["nodes"]:
+            raw = dict(raw)
+            raw["events"] = [Event(**e) for e in raw.get("events", [])]
+            nodes[raw["name"]] = NodeState(**raw)
+        pods = {}
+        for raw in data["pods"]:
+            raw = dict(raw)
+            raw["events"] = [Event(**e) for e in raw.get("events", [])]
+            pods[raw["name"]] = PodState(**raw)
+        return cls(
+            spec=ClusterSpec.from_json(data["spec"]),
+            status=data["status"],
+            owner_pid=data.get("ownerPid"),
+            owner_start=data.get("ownerStart"),
+            detached=data.get("detached", False),
+            created=data.get("created", time.time()),
+            namespaces=list(data.get("namespaces", [])),
+            nodes=nodes,
+            pods=pods,
+        )

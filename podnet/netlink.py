@@ -1,0 +1,224 @@
+"""Kernel plumbing through netlink (pyroute2): links, addresses, routes, sysctls.
+
+Mirrors the netlink work of the CNI bridge plugin (``plugins/main/bridge/bridge.go``: a
+bridge with the gateway address, a veth per Pod with one end moved into the sandbox,
+hairpin mode on the port) and of flannel's route manager. Deviation: veth ends are created
+directly in their final namespaces (``IFLA_NET_NS_FD`` on both ends), never in the root
+namespace. Every function takes a pyroute2 socket bound to the namespace it acts on and
+names namespace and object in its errors. ``ensure_*`` is idempotent.
+"""
+
+from __future__ import annotations
+
+import os
+from ipaddress import IPv4Address, IPv4Interface, IPv4Network
+from typing import Callable
+
+from pyroute2 import IPRoute
+from pyroute2.netlink.exceptions import NetlinkError
+
+from podnet.errors import KernelError
+from podnet.netns import NetnsWorker, netns_path
+from podnet.routing.hostgw import Route
+
+# rtm_protocol podnet stamps on the routes it owns, so a reconcile never touches others'.
+RTPROT_PODNET = 77
+MAIN_TABLE = 254
+
+
+class Sockets:
+    """One netlink socket per namespace, opened on the worker thread while inside it."""
+
+    def __init__(self, worker: NetnsWorker):
+        self.worker = worker
+        self._open: dict[str, IPRoute] = {}
+
+    def __call__(self, ns: str) -> IPRoute:
+        sock = self._open.get(ns)
+        if sock is None:
+            sock = self.worker.run_in(ns, IPRoute)
+            self._open[ns] = sock
+        return sock
+
+    def adopt(self, ns: str, sock: IPRoute) -> None:
+        self._open[ns] = sock
+
+    def forget(self, ns: str) -> None:
+        sock = self._open.pop(ns, None)
+        if sock is not None:
+            sock.close()
+
+    def close(self) -> None:
+        for ns in list(self._open):
+            self.forget(ns)
+
+
+def _fail(op: str, ns: str, exc: NetlinkError) -> KernelError:
+    return KernelError(f"could not {op} in {ns}: {os.strerror(exc.code) if exc.code else exc}")
+
+
+def index_of(ipr: IPRoute, ns: str, ifname: str) -> int:
+    found = ipr.link_lookup(ifname=ifname)
+    if not found:
+        raise KernelError(f"no interface {ifname} in {ns}")
+    return found[0]
+
+
+def set_up(ipr: IPRoute, ns: str, ifname: str) -> None:
+    try:
+        ipr.link("set", index=index_of(ipr, ns, ifname), state="up")
+    except NetlinkError as exc:
+        raise _fail(f"set {ifname} up", ns, exc) from None
+
+
+def create_veth(ipr: IPRoute, ns: str, name: str, peer: str, peer_ns: str) -> None:
+    """veth ``name`` in ``ns`` (the socket's namespace) with ``peer`` created in ``peer_ns``."""
+    fd = os.open(netns_path(peer_ns), os.O_RDONLY | os.O_CLOEXEC)
+    try:
+        ipr.link("add", ifname=name, kind="veth", peer={"ifname": peer, "net_ns_fd": fd})
+    except NetlinkError as exc:
+        raise _fail(f"add veth {name} (peer {peer} in {peer_ns})", ns, exc) from None
+    finally:
+        os.close(fd)
+
+
+def ensure_bridge(ipr: IPRoute, ns: str, name: str, address: IPv4Interface | None) -> int:
+    """A Linux bridge, up, with ``address`` on it; returns its index."""
+    found = ipr.link_lookup(ifname=name)
+    try:
+        if not found:
+            ipr.link("add", ifname=name, kind="bridge")
+            found = ipr.link_lookup(ifname=name)
+        index = found[0]
+        if address is not None:
+            ensure_address(ipr, ns, index, address)
+        ipr.link("set", index=index, state="up")
+    except NetlinkError as exc:
+        raise _fail(f"set up bridge {name}", ns, exc) from None
+    return index
+
+
+def ensure_address(ipr: IPRoute, ns: str, index: int, address: IPv4Interface) -> None:
+    try:
+        ipr.addr("add", index=index, address=str(address.ip), prefixlen=address.network.prefixlen)
+    except NetlinkError as exc:
+        if exc.code != 17:  # EEXIST: already there
+            raise _fail(f"add address {address}", ns, exc) from None
+
+
+def attach_to_bridge(ipr: IPRoute, ns: str, port: str, bridge_index: int, hairpin: bool) -> int:
+    index = index_of(ipr, ns, port)
+    try:
+        ipr.link("set", index=index, master=bridge_index, state="up")
+        if hairpin:
+            ipr.brport("set", index=index, mode=1)
+    except NetlinkError as exc:
+        raise _fail(f"attach {port} to bridge", ns, exc) from None
+    return index
+
+
+def add_default_route(ipr: IPRoute, ns: str, gateway: IPv4Address, ifname: str) -> None:
+    try:
+        ipr.route("add", dst="0.0.0.0/0", gateway=str(gateway), oif=index_of(ipr, ns, ifname))
+    except NetlinkError as exc:
+        if exc.code != 17:
+            raise _fail(f"add default route via {gateway}", ns, exc) from None
+
+
+def delete_link(ipr: IPRoute, ns: str, ifname: str) -> bool:
+    """Delete ``ifname``; False if it was already gone."""
+    found = ipr.link_lookup(ifname=ifname)
+    if not found:
+        return False
+    try:
+        ipr.link("del", index=found[0])
+    except NetlinkError as exc:
+        if exc.code == 19:  # ENODEV
+            return False
+        raise _fail(f"delete {ifname}", ns, exc) from None
+    return True
+
+
+def addresses(ipr: IPRoute, ifname: str) -> list[IPv4Interface]:
+    found = ipr.link_lookup(ifname=ifname)
+    if not found:
+        return []
+    result = []
+    for msg in ipr.get_addr(family=2, index=found[0]):
+        result.append(IPv4Interface(f"{msg.get_attr('IFA_ADDRESS')}/{msg['prefixlen']}"))
+    return result
+
+
+def owned_routes(ipr: IPRoute) -> set[Route]:
+    """Routes in the main table that carry podnet's protocol number."""
+    names = {link["index"]: link.get_attr("IFLA_IFNAME") for link in ipr.get_links()}
+    routes = set()
+    for msg in ipr.get_routes(family=2, table=MAIN_TABLE):
+        if msg["proto"] != RTPROT_PODNET:
+            continue
+        dst = msg.get_attr("RTA_DST") or "0.0.0.0"
+        gateway = msg.get_attr("RTA_GATEWAY")
+        routes.add(Route(
+            IPv4Network(f"{dst}/{msg['dst_len']}"),
+            IPv4Address(gateway) if gateway else None,
+            names.get(msg.get_attr("RTA_OIF"), "?"),
+        ))
+    return routes
+
+
+def apply_routes(ipr: IPRoute, ns: str, add: list[Route], delete: list[Route]) -> None:
+    for route in delete:
+        try:
+            ipr.route("del", dst=str(route.dst), table=MAIN_TABLE, proto=RTPROT_PODNET)
+        except NetlinkError as exc:
+            if exc.code not in (3, 19):  # ESRCH / ENODEV: already gone
+                raise _fail(f"delete route {route}", ns, exc) from None
+    for route in add:
+        kwargs = {"dst": str(route.dst), "oif": index_of(ipr, ns, route.dev), "proto": RTPROT_PODNET}
+        if route.gateway is not None:
+            kwargs["gateway"] = str(route.gateway)
+        try:
+            ipr.route("add", **kwargs)
+        except NetlinkError as exc:
+            raise _fail(f"add route {route}", ns, exc) from None
+
+
+def write_sysctl(worker: NetnsWorker, ns: str, key: str, value: str) -> None:
+    """Write ``net.*`` sysctl ``key`` inside ``ns`` (each namespace has its own copy)."""
+    path = "/proc/sys/" + key.replace(".", "/")
+
+    def write() -> None:
+        with open(path, "w", encoding="ascii") as handle:
+            handle.write(value)
+
+    try:
+        worker.run_in(ns, write)
+    except OSError as exc:
+        raise KernelError(f"could not set {key}={value} in {ns}: {exc.strerror}") from None
+
+
+def read_sysctl(worker: NetnsWorker, ns: str, key: str) -> str:
+    path = "/proc/sys/" + key.replace(".", "/")
+
+    def read() -> str:
+        with open(path, encoding="ascii") as handle:
+            return handle.read().strip()
+
+    return worker.run_in(ns, read)
+
+
+def open_and_raise_lo() -> IPRoute:
+    """Run inside a fresh namespace: open its socket and bring ``lo`` up (the loopback
+    plugin's job). IPv6 is switched off there so captures show only the IPv4 model."""
+    for key in ("all", "default"):
+        try:
+            with open(f"/proc/sys/net/ipv6/conf/{key}/disable_ipv6", "w", encoding="ascii") as handle:
+                handle.write("1")
+        except OSError:
+            pass  # IPv6 compiled out: nothing to silence
+    ipr = IPRoute()
+    ipr.link("set", index=1, state="up")
+    return ipr
+
+
+SocketFactory = Callable[[str], IPRoute]

@@ -1,0 +1,78 @@
+"""From a validated spec to the lab's first state: node podCIDRs, INTERNAL-IPs, Pod placement.
+
+Mirrors what happens when nodes register and Pods are created: the node IPAM controller
+hands podCIDRs out (``CIDRNotAvailable`` when the cluster CIDR is full), and the scheduler
+binds Pods that have no ``spec.nodeName`` to the least loaded node that can take them.
+Deviation: the scheduler knows only "least Pods first, in node order", and it runs once
+at plan time (later Pods are placed by the controller with the same function).
+"""
+
+from __future__ import annotations
+
+from podnet import addressing
+from podnet.ipam.range_allocator import CIDR_NOT_AVAILABLE, CidrNotAvailable, RangeAllocator
+from podnet.model import LabState, NodeState, PodState, add_event
+from podnet.naming import UNDERLAY_NAME, netns_name
+from podnet.spec import FIRST_NODE_HOST, ClusterSpec
+
+
+def node_internal_ip(spec: ClusterSpec, index: int) -> str:
+    """INTERNAL-IP of node ``index`` (0-based) on the underlay."""
+    return str(addressing.nth_host(spec.underlay_cidr, FIRST_NODE_HOST + index))
+
+
+def lab_namespaces(spec: ClusterSpec) -> list[str]:
+    """Every named netns the lab may create, recorded before any is made."""
+    names = [netns_name(spec.name, UNDERLAY_NAME)]
+    names += [netns_name(spec.name, n.name) for n in spec.nodes]
+    names += [netns_name(spec.name, p.name) for p in spec.pods]
+    return names
+
+
+def initial_state(spec: ClusterSpec) -> LabState:
+    state = LabState(spec=spec, namespaces=lab_namespaces(spec))
+    allocator = RangeAllocator(spec.cluster_cidr, spec.node_cidr_mask_size)
+    for index, node in enumerate(spec.nodes):
+        try:
+            cidr: str | None = str(allocator.allocate(node.name))
+        except CidrNotAvailable as exc:
+            cidr = None
+            reason = str(exc)
+        ns = NodeState(
+            name=node.name, role=node.role, index=index,
+            internal_ip=node_internal_ip(spec, index), pod_cidr=cidr,
+        )
+        add_event(ns.events, "Normal", "RegisteredNode", f"Node {node.name} event: Registered Node {node.name} in Controller", "node-controller")
+        if cidr is None:
+            ns.network_unavailable = CIDR_NOT_AVAILABLE
+            add_event(ns.events, "Normal", CIDR_NOT_AVAILABLE, f"Node {node.name} status is now: {CIDR_NOT_AVAILABLE}", "cidrAllocator")
+            add_event(ns.events, "Warning", "NodeCIDRAllocationFailed", reason, "cidrAllocator")
+        state.nodes[node.name] = ns
+    for pod in spec.pods:
+        state.pods[pod.name] = PodState(name=pod.name, node=pod.node)
+    schedule(state)
+    return state
+
+
+def schedule(state: LabState) -> None:
+    """Bind unbound Pods to the node with the fewest Pods among those that have a podCIDR."""
+    load = {name: 0 for name in state.nodes}
+    for pod in state.pods.values():
+        if pod.node is not None:
+            load[pod.node] += 1
+    candidates = [n for n in state.nodes.values() if n.pod_cidr is not None]
+    for pod in state.pods.values():
+        if pod.node is not None:
+            continue
+        fitting = [n for n in candidates if load[n.name] < state.spec.max_pods]
+        if not fitting:
+            add_event(
+                pod.events, "Warning", "FailedScheduling",
+                f"0/{len(state.nodes)} nodes are available: no node has a podCIDR and room for another Pod",
+                "default-scheduler",
+            )
+            continue
+        target = min(fitting, key=lambda n: (load[n.name], n.index))
+        pod.node = target.name
+        load[target.name] += 1
+        add_event(pod.events, "Normal", "Scheduled", f"Successfully assigned default/{pod.name} to {target.name}", "default-scheduler")

@@ -1,0 +1,1 @@
+"""Routing backends: functions from cluster state to the routes each node should hold."""

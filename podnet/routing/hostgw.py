@@ -1,0 +1,37 @@
+"""Native routing between nodes, flannel host-gw style.
+
+Mirrors flannel's ``pkg/backend/hostgw``: for every other node that has a podCIDR, a node
+holds the route ``<podCIDR> via <that node's INTERNAL-IP> dev <underlay interface>``.
+Like host-gw this needs the nodes to share one L2 segment (the next hop must be on a
+connected network). Deviation: no lease watching; the controller computes the whole set
+from the lab state and a reconcile pass makes the kernel agree.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from ipaddress import IPv4Address, IPv4Network
+
+from podnet.model import LabState
+
+UNDERLAY_IFNAME = "eth0"
+
+
+@dataclass(frozen=True, order=True)
+class Route:
+    dst: IPv4Network
+    gateway: IPv4Address | None
+    dev: str
+
+    def __str__(self) -> str:
+        via = f" via {self.gateway}" if self.gateway else ""
+        return f"{self.dst}{via} dev {self.dev}"
+
+
+def desired_routes(state: LabState, node_name: str) -> set[Route]:
+    routes = set()
+    for other in state.nodes.values():
+        if other.name == node_name or other.pod_cidr is None:
+            continue
+        routes.add(Route(IPv4Network(other.pod_cidr), IPv4Address(other.internal_ip), UNDERLAY_IFNAME))
+    return routes
