@@ -38,7 +38,11 @@ def parse_network(field: str, value: object) -> IPv4Network:
         raise InputError(field, value, "must be an IPv4 CIDR such as 10.244.0.0/16") from None
     if net.version != 4:
         raise InputError(field, value, "only IPv4 is supported by podnet")
-    if str(net) != value.strip():
+    if "/" in value and not value.strip().split("/", 1)[1].isdigit():
+        raise InputError(field, value, "must be an IPv4 CIDR with a prefix length such as /16")
+    if str(net.network_address) != value.strip().split("/", 1)[0] or str(net) != value.strip():
+        if str(net.prefixlen) != value.strip().split("/", 1)[1]:
+            raise InputError(field, value, f"must be written as {net}")
         raise InputError(field, value, f"has host bits set; the network address is {net}")
     return net
 
@@ -48,7 +52,7 @@ def parse_int(field: str, value: object, low: int, high: int) -> int:
         raise InputError(field, value, f"must be a whole number from {low} to {high}")
     try:
         number = int(value)  # type: ignore[arg-type]
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, OverflowError):
         raise InputError(field, value, f"must be a whole number from {low} to {high}") from None
     if isinstance(value, float) and value != number:
         raise InputError(field, value, f"must be a whole number from {low} to {high}")

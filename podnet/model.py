@@ -35,7 +35,8 @@ class Event:
 
 
 def add_event(events: list[Event], type_: str, reason: str, message: str, source: str) -> None:
-    """Append an event, or bump the count of an identical last one (as the API server does)."""
+    """Append an event, or bump the count of an earlier one with the same reason, message and
+    source (as the API server aggregates repeats)."""
     now = time.time()
     for event in events:
         if event.reason == reason and event.message == message and event.source == source:

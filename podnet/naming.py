@@ -30,7 +30,7 @@ def check_dns1123_label(field: str, value: object, max_len: int = DNS1123_LABEL_
         raise InputError(field, value, "must be a non-empty string")
     if len(value) > max_len:
         raise InputError(field, value, f"must be no more than {max_len} characters")
-    if not _DNS1123_LABEL.match(value):
+    if not _DNS1123_LABEL.fullmatch(value):
         raise InputError(
             field,
             value,

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import dataclasses
 import os
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from ipaddress import IPv4Network
 from typing import Any, Mapping
 
@@ -162,7 +162,7 @@ def build_spec(
     pod_specs: list[PodSpec] = []
     for raw_name, raw_node in pods or []:
         pod_name = _check_object_name("pod name", raw_name, seen, "pod")
-        if raw_node is not None and raw_node not in {n.name for n in node_specs}:
+        if raw_node is not None and (not isinstance(raw_node, str) or raw_node not in {n.name for n in node_specs}):
             raise InputError(f"spec.nodeName of pod {pod_name}", raw_node, "must name a node of the cluster")
         pod_specs.append(PodSpec(pod_name, raw_node))  # type: ignore[arg-type]
     if len(pod_specs) > MAX_PODS_TOTAL:
@@ -219,13 +219,13 @@ def read_topology(path: str) -> dict[str, Any]:
 def _from_podnet_topology(path: str, data: dict[str, Any]) -> dict[str, Any]:
     unknown = set(data) - TOPOLOGY_KEYS
     if unknown:
-        raise InputError("topology key", sorted(unknown)[0], "allowed keys: " + ", ".join(sorted(TOPOLOGY_KEYS)))
+        raise InputError("topology key", sorted(unknown, key=str)[0], "allowed keys: " + ", ".join(sorted(TOPOLOGY_KEYS)))
     networking = data.get("networking") or {}
     if not isinstance(networking, dict):
         raise InputError("networking", networking, "must be a mapping")
     unknown = set(networking) - NETWORKING_KEYS
     if unknown:
-        raise InputError("networking key", sorted(unknown)[0], "allowed keys: " + ", ".join(sorted(NETWORKING_KEYS)))
+        raise InputError("networking key", sorted(unknown, key=str)[0], "allowed keys: " + ", ".join(sorted(NETWORKING_KEYS)))
     args: dict[str, Any] = {}
     mapping = {
         "clusterCIDR": "cluster_cidr", "nodeCIDRMaskSize": "node_cidr_mask_size",
@@ -240,7 +240,8 @@ def _from_podnet_topology(path: str, data: dict[str, Any]) -> dict[str, Any]:
     nodes = data.get("nodes")
     if nodes is not None:
         if isinstance(nodes, int) and not isinstance(nodes, bool):
-            args["nodes"] = [(n, None) for n in default_node_names(addressing.parse_int("nodes", nodes, 1, MAX_NODES))]
+            count = addressing.parse_int("nodes", nodes, 1, MAX_NODES)
+            args["nodes"] = [(n, "control-plane" if i == 0 else "worker") for i, n in enumerate(default_node_names(count))]
         elif isinstance(nodes, list):
             args["nodes"] = [_node_entry(i, entry) for i, entry in enumerate(nodes)]
         else:
@@ -260,7 +261,7 @@ def _node_entry(index: int, entry: object) -> tuple[object, object]:
         raise InputError(f"nodes[{index}]", entry, "must be a mapping with a name (and optional role)")
     extra = set(entry) - {"name", "role"}
     if extra:
-        raise InputError(f"nodes[{index}] key", sorted(extra)[0], "allowed keys: name, role")
+        raise InputError(f"nodes[{index}] key", sorted(extra, key=str)[0], "allowed keys: name, role")
     return entry["name"], entry.get("role")
 
 
@@ -269,7 +270,7 @@ def _pod_entry(index: int, entry: object) -> tuple[object, object]:
         raise InputError(f"pods[{index}]", entry, "must be a mapping with a name (and optional nodeName)")
     extra = set(entry) - {"name", "nodeName"}
     if extra:
-        raise InputError(f"pods[{index}] key", sorted(extra)[0], "allowed keys: name, nodeName")
+        raise InputError(f"pods[{index}] key", sorted(extra, key=str)[0], "allowed keys: name, nodeName")
     return entry["name"], entry.get("nodeName")
 
 
@@ -280,7 +281,7 @@ def _from_kind_config(path: str, data: dict[str, Any]) -> dict[str, Any]:
         raise InputError("networking", networking, "must be a mapping")
     unknown = set(networking) - KIND_NETWORKING_KEYS
     if unknown:
-        raise InputError("networking key", sorted(unknown)[0], "not a kind networking field")
+        raise InputError("networking key", sorted(unknown, key=str)[0], "not a kind networking field")
     if networking.get("ipFamily", "ipv4") != "ipv4":
         raise InputError("networking.ipFamily", networking["ipFamily"], "only ipv4 is supported by podnet")
     cluster_name = data.get("name", "kind")

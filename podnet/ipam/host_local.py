@@ -106,7 +106,7 @@ class HostLocalStore:
             if entry in (LAST_RESERVED, "lock"):
                 continue
             try:
-                with open(os.path.join(self.data_dir, entry), encoding="utf-8") as handle:
+                with open(os.path.join(self.data_dir, entry), encoding="utf-8", newline="") as handle:
                     if handle.read().strip() == wanted.strip():
                         return IPv4Address(entry)
             except (OSError, ValueError):

@@ -1,0 +1,387 @@
+"""The ``podnet`` command: argparse, printing, exit codes. The only module that prints or exits.
+
+Mirrors the verbs of the tools students meet next to a cluster: containerlab's lab
+lifecycle (``up``/``down``/``list``/``clean``), kubectl's reads (``get``, ``describe``,
+``exec``) and Mininet's CLI (``up`` in the foreground, or ``cli`` to attach).
+Exit codes: 0 success, 1 a failed check or command, 2 bad input, 130 interrupted.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import os
+import signal
+import sys
+import time
+
+from podnet import commands, controller, errors, spec as spec_mod, state as state_store
+from podnet.errors import EXIT_BAD_INPUT, EXIT_FAILED, EXIT_INTERRUPTED, EXIT_OK, InputError, PodnetError
+from podnet.model import RUNNING
+from podnet.naming import check_lab_name, netns_name
+
+PROG = "podnet"
+HERE = os.path.dirname(os.path.abspath(__file__))
+TOPOLOGIES_DIR = os.environ.get("PODNET_TOPOLOGIES", os.path.join(os.path.dirname(HERE), "topologies"))
+
+
+class Interrupted(KeyboardInterrupt):
+    """SIGTERM or SIGHUP, handled like Ctrl-C: tear down, exit 130."""
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str):  # one line, exit 2, no usage dump
+        sys.stderr.write(f"{PROG}: {message} (see '{self.prog} --help')\n")
+        raise SystemExit(EXIT_BAD_INPUT)
+
+
+def _add_lab(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--name", default=spec_mod.DEFAULT_LAB, help="lab name (default: podnet)")
+
+
+def _add_output(p: argparse.ArgumentParser, choices=("table", "json")) -> None:
+    p.add_argument("-o", "--output", default="table", choices=choices, help="output format")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(prog=PROG, description="The Kubernetes network model on one Linux machine.")
+    parser.add_argument("-v", "--verbose", action="store_true", help="log what podnet does")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
+    sub.required = True
+
+    up = sub.add_parser("up", help="bring a lab up (CLI in the foreground, or -d to detach)")
+    _add_lab(up)
+    up.add_argument("-t", "--topology", help="topology name in topologies/ or a YAML file (podnet or kind Cluster)")
+    up.add_argument("--nodes", type=str, dest="node_count", help="number of nodes (default 3)")
+    up.add_argument("--pods-per-node", type=str, help="Pods per node (default 2; 0 is fine)")
+    up.add_argument("--cluster-cidr", help="Pod CIDR of the cluster (default 10.244.0.0/16)")
+    up.add_argument("--node-cidr-mask-size", help="prefix length of each node's slice (default 24)")
+    up.add_argument("--service-cluster-ip-range", help="Service CIDR (default 10.96.0.0/12)")
+    up.add_argument("--underlay-cidr", help="node network (default 192.168.77.0/24)")
+    up.add_argument("--cni", help="bridge, ptp, builtin, none or missing (default bridge)")
+    up.add_argument("--max-pods", help="kubelet maxPods (default 110)")
+    up.add_argument("-d", "--detach", action="store_true", help="return once the lab is ready")
+    _add_output(up)
+
+    down = sub.add_parser("down", help="tear a lab down (idempotent)")
+    _add_lab(down)
+    _add_output(down)
+
+    get = sub.add_parser("get", help="list nodes or Pods like kubectl get")
+    _add_lab(get)
+    get.add_argument("kind", help="nodes or pods")
+    get.add_argument("names", nargs="*", help="only these objects")
+    get.add_argument("-o", "--output", default="table", choices=commands.OUTPUTS)
+
+    describe = sub.add_parser("describe", help="show a node or Pod with its events")
+    _add_lab(describe)
+    describe.add_argument("kind", help="node or pod")
+    describe.add_argument("object", help="its name")
+
+    execp = sub.add_parser("exec", help="run a command in a node's or Pod's namespace")
+    _add_lab(execp)
+    execp.add_argument("target", help="node or Pod name")
+    execp.add_argument("argv", nargs=argparse.REMAINDER, help="-- COMMAND [ARGS...]")
+
+    cni = sub.add_parser("cni", help="install a CNI plugin on a running lab")
+    _add_lab(cni)
+    cni.add_argument("action", choices=("install",))
+    cni.add_argument("plugin", help="bridge, ptp or builtin")
+    _add_output(cni)
+
+    cli = sub.add_parser("cli", help="open the interactive CLI on a running lab")
+    _add_lab(cli)
+
+    lst = sub.add_parser("list", help="list labs on this machine")
+    _add_output(lst)
+
+    clean = sub.add_parser("clean", help="remove what crashed or killed labs left behind")
+    clean.add_argument("--name", help="only this lab (even if it looks alive)")
+    _add_output(clean)
+
+    bench = sub.add_parser("bench", help="time up and down of clusters of several sizes", add_help=False)
+    bench.add_argument("rest", nargs=argparse.REMAINDER)
+    return parser
+
+
+def _require_root() -> None:
+    if os.geteuid() != 0:
+        raise PodnetError("podnet needs root to work with network namespaces (run it with sudo)")
+
+
+def _on_signal(signum, _frame):
+    raise Interrupted(signal.Signals(signum).name)
+
+
+def _block_signals():
+    return signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT, signal.SIGTERM, signal.SIGHUP})
+
+
+def _progress_printer(enabled: bool):
+    last = {"stage": None}
+
+    def show(stage: str, done: int, total: int) -> None:
+        if not enabled:
+            return
+        width = 24
+        filled = width * done // max(total, 1)
+        sys.stderr.write(f"\r  {stage:<7}[{'#' * filled}{'.' * (width - filled)}] {done}/{total}   ")
+        if done >= total:
+            sys.stderr.write("\n")
+        sys.stderr.flush()
+        last["stage"] = stage
+
+    return show
+
+
+# -- commands ------------------------------------------------------------------------------------
+
+def cmd_up(args) -> int:
+    overrides = {
+        "name": args.name, "cluster_cidr": args.cluster_cidr,
+        "node_cidr_mask_size": args.node_cidr_mask_size, "service_cidr": args.service_cluster_ip_range,
+        "underlay_cidr": args.underlay_cidr, "cni": args.cni, "max_pods": args.max_pods,
+        "node_count": args.node_count, "pods_per_node": args.pods_per_node,
+    }
+    topology = spec_mod.topology_path(args.topology, TOPOLOGIES_DIR) if args.topology else None
+    if topology is not None and args.name == spec_mod.DEFAULT_LAB:
+        overrides["name"] = None  # the file's name (if any) wins over the default
+    spec = spec_mod.spec_from_sources(topology, overrides)
+    _require_root()
+    if state_store.exists(spec.name):
+        raise errors.LabConflict(
+            f"lab {spec.name!r} already exists: stop it with 'podnet down --name {spec.name}' "
+            f"(or 'podnet clean --name {spec.name}' if it crashed), or pick another --name"
+        )
+    interactive = not args.detach
+    old = {s: signal.signal(s, _on_signal) for s in (signal.SIGTERM, signal.SIGHUP)}
+    lab = None
+    started = time.perf_counter()
+    try:
+        show = _progress_printer(sys.stderr.isatty() and args.output != "json")
+        lab = controller.up(spec, show, detached=args.detach)
+        elapsed = time.perf_counter() - started
+        if interactive:
+            return _run_cli(lab, elapsed, args)
+        _print_up_summary(lab, elapsed, args.output)
+        return EXIT_OK
+    except BaseException:
+        _block_signals()
+        if lab is not None:
+            lab.close()
+        report = controller.teardown(spec.name)
+        if not interactive or True:
+            sys.stderr.write(f"{PROG}: lab {spec.name!r} torn down ({len(report.deleted)} namespaces removed)\n")
+        raise
+    finally:
+        for s, handler in old.items():
+            signal.signal(s, handler)
+
+
+def _print_up_summary(lab: controller.Lab, elapsed: float, output: str) -> None:
+    state = lab.state
+    running = sum(1 for p in state.pods.values() if p.phase == RUNNING)
+    if output == "json":
+        print(json.dumps({
+            "lab": state.name, "seconds": round(elapsed, 3), "nodes": len(state.nodes),
+            "pods": len(state.pods), "running": running,
+            "items": {"nodes": [commands.views.node_json(state, n) for n in state.nodes.values()],
+                      "pods": [commands.views.pod_json(state, p) for p in state.pods.values()]},
+        }, indent=2))
+        return
+    print(f"lab {state.name} is up in {elapsed:.2f}s: {len(state.nodes)} nodes, {running}/{len(state.pods)} Pods Running "
+          f"(cni {state.spec.cni}, routing {state.spec.routing})")
+    print()
+    print(commands.get(state, "nodes"))
+    print()
+    print(commands.get(state, "pods", "wide"))
+
+
+def _run_cli(lab: controller.Lab, elapsed: float, args) -> int:
+    from mininet.log import setLogLevel
+
+    from podnet.cluster.network import PodnetNet
+    from podnet.shell import PodnetCLI
+
+    tty = sys.stdin.isatty()
+    setLogLevel("info" if tty else "output")
+    net = PodnetNet(lab.state)
+    try:
+        if tty:
+            _print_up_summary(lab, elapsed, "table")
+            print("\nType 'help' for commands; a node or Pod name first runs a command there. 'exit' tears the lab down.")
+        cli = PodnetCLI(net, lab)
+        failed = cli.failed_lines
+    finally:
+        _block_signals()
+        net.stop_shells()
+        lab.close()
+        report = controller.teardown(lab.state.name)
+        sys.stderr.write(f"{PROG}: lab {lab.state.name!r} torn down ({len(report.deleted)} namespaces removed)\n")
+        signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT, signal.SIGTERM, signal.SIGHUP})
+    if failed:
+        sys.stderr.write(f"{PROG}: {len(failed)} line(s) failed: {'; '.join(failed[:5])}\n")
+        return EXIT_FAILED
+    return EXIT_OK
+
+
+def cmd_cli(args) -> int:
+    from mininet.log import setLogLevel
+
+    from podnet.cluster.network import PodnetNet
+    from podnet.shell import PodnetCLI
+
+    _require_root()
+    lab = controller.Lab.open(check_lab_name(args.name))
+    setLogLevel("info" if sys.stdin.isatty() else "output")
+    net = PodnetNet(lab.state)
+    try:
+        cli = PodnetCLI(net, lab)
+    finally:
+        net.stop_shells()
+        lab.close()
+    return EXIT_FAILED if cli.failed_lines else EXIT_OK
+
+
+def cmd_down(args) -> int:
+    name = check_lab_name(args.name)
+    _require_root()
+    _block_signals()
+    existed = state_store.exists(name)
+    report = controller.teardown(name)
+    if args.output == "json":
+        print(json.dumps(dict(report.to_json(), existed=existed), indent=2))
+    elif not existed:
+        print(f"lab {name} is not running: nothing to do")
+    else:
+        gone = f", {len(report.already_gone)} were already gone" if report.already_gone else ""
+        killed = f", {len(report.killed)} processes ended" if report.killed else ""
+        print(f"lab {name} is down: {len(report.deleted)} namespaces removed{gone}{killed}")
+    return EXIT_OK
+
+
+def cmd_get(args) -> int:
+    state = state_store.load(check_lab_name(args.name))
+    print(commands.get(state, args.kind, args.output, args.names))
+    return EXIT_OK
+
+
+def cmd_describe(args) -> int:
+    state = state_store.load(check_lab_name(args.name))
+    print(commands.describe(state, args.kind, args.object))
+    return EXIT_OK
+
+
+def cmd_exec(args) -> int:
+    state = state_store.load(check_lab_name(args.name))
+    argv = args.argv[1:] if args.argv[:1] == ["--"] else args.argv
+    if not argv:
+        raise InputError("command", "", "give one after --, e.g. podnet exec pod-1-1 -- ip addr")
+    target = args.target
+    if target in state.pods:
+        pod = state.pods[target]
+        if pod.phase != RUNNING:
+            raise PodnetError(f"pod {target} is {pod.phase}, it has no sandbox to exec into (see 'podnet describe pod {target}')")
+    elif target not in state.nodes:
+        raise InputError("target", target, "must be a node or Pod of lab " + state.name)
+    _require_root()
+    path = os.path.join("/run/netns", netns_name(state.name, target))
+    sys.stdout.flush()
+    os.execvp("nsenter", ["nsenter", f"--net={path}", "--", *argv])
+    return EXIT_FAILED  # not reached
+
+
+def cmd_cni(args) -> int:
+    name = check_lab_name(args.name)
+    if args.plugin not in ("bridge", "ptp", "builtin"):
+        raise InputError("cni plugin", args.plugin, "can install bridge, ptp or builtin")
+    _require_root()
+    lab = controller.Lab.open(name)
+    try:
+        with state_store.LabLock(lab.paths):
+            lab.install_cni(args.plugin, _progress_printer(sys.stderr.isatty()))
+    finally:
+        lab.close()
+    if args.output == "json":
+        print(commands.get(lab.state, "pods", "json"))
+    else:
+        print(commands.get(lab.state, "pods", "wide"))
+    running = sum(1 for p in lab.state.pods.values() if p.phase == RUNNING)
+    return EXIT_OK if running == len(lab.state.pods) else EXIT_FAILED
+
+
+def cmd_list(args) -> int:
+    rows = []
+    for name in state_store.list_labs():
+        raw = state_store.load_raw(name) or {}
+        pods = raw.get("pods", [])
+        rows.append({
+            "name": name, "status": raw.get("status", "unknown"),
+            "nodes": len(raw.get("nodes", [])), "pods": len(pods),
+            "running": sum(1 for p in pods if p.get("phase") == RUNNING),
+            "cni": raw.get("spec", {}).get("cni"), "detached": raw.get("detached", False),
+            "stale": name in controller.stale_labs(),
+        })
+    if args.output == "json":
+        print(json.dumps(rows, indent=2))
+    elif not rows:
+        print("no labs")
+    else:
+        print(commands.views.table(
+            ["NAME", "STATUS", "NODES", "PODS", "CNI", "MODE"],
+            [[r["name"], "stale" if r["stale"] else r["status"], r["nodes"], f"{r['running']}/{r['pods']}",
+              r["cni"], "detached" if r["detached"] else "foreground"] for r in rows],
+        ))
+    return EXIT_OK
+
+
+def cmd_clean(args) -> int:
+    names = [check_lab_name(args.name)] if args.name else controller.stale_labs()
+    _require_root()
+    _block_signals()
+    reports = [controller.teardown(name) for name in names]
+    if args.output == "json":
+        print(json.dumps([r.to_json() for r in reports], indent=2))
+    elif not reports:
+        print("nothing to clean")
+    else:
+        for r in reports:
+            print(f"cleaned lab {r.lab}: {len(r.deleted)} namespaces removed, {len(r.killed)} processes ended")
+    return EXIT_OK
+
+
+def cmd_bench(args) -> int:
+    from podnet import bench
+
+    _require_root()
+    return bench.main(args.rest)
+
+
+HANDLERS = {
+    "up": cmd_up, "down": cmd_down, "get": cmd_get, "describe": cmd_describe, "exec": cmd_exec,
+    "cni": cmd_cni, "cli": cmd_cli, "list": cmd_list, "clean": cmd_clean, "bench": cmd_bench,
+}
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    try:
+        args = parser.parse_args(argv)
+    except SystemExit as exc:
+        return int(exc.code or 0)
+    logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING,
+                        format=f"{PROG}: %(message)s")
+    try:
+        return HANDLERS[args.command](args)
+    except InputError as exc:
+        sys.stderr.write(f"{PROG}: {exc}\n")
+        return exc.exit_code
+    except PodnetError as exc:
+        sys.stderr.write(f"{PROG}: {exc}\n")
+        return exc.exit_code
+    except KeyboardInterrupt:
+        sys.stderr.write(f"{PROG}: interrupted\n")
+        return EXIT_INTERRUPTED
+    except BrokenPipeError:
+        return EXIT_FAILED

@@ -1,0 +1,120 @@
+"""The interactive CLI: Mininet's CLI plus kubectl-style ``get``/``describe`` and ``cni``.
+
+Mirrors ``mininet.cli.CLI`` (every command kept: nodes, net, links, intfs, dump, pingall,
+py, sh, ...; a node or Pod name as the first word runs the rest in its namespace, and names
+later in the line become IPs) with kubectl's read commands added. Deviations: names are
+replaced by the IP from the lab state (a Pod's IP, a node's INTERNAL-IP) instead of asking
+the interface; when stdin is not a terminal, every line's success is tracked (a node command
+that exits non-zero, an unknown command or a failing podnet command marks the run failed)
+and stdin is never forwarded to a running command.
+"""
+
+from __future__ import annotations
+
+import shlex
+import sys
+from select import POLLIN, poll
+
+from mininet.cli import CLI
+from mininet.log import error, output
+
+from podnet import commands
+from podnet.cluster.network import PodnetNet
+from podnet.errors import PodnetError
+
+
+class PodnetCLI(CLI):
+    def __init__(self, net: PodnetNet, lab, stdin=sys.stdin, **kwargs):
+        self.lab = lab  # controller.Lab: state plus kernel handles
+        self.failed_lines: list[str] = []
+        self.prompt = f"podnet({lab.state.name})> "
+        super().__init__(net, stdin=stdin, **kwargs)
+
+    # -- failure tracking --------------------------------------------------------------------
+
+    def _fail(self, line: str, message: str) -> None:
+        self.failed_lines.append(line)
+        error(message.rstrip("\n") + "\n")
+
+    def onecmd(self, line):
+        try:
+            return super().onecmd(line)
+        except PodnetError as exc:
+            self._fail(line, f"error: {exc}")
+            return None
+
+    # -- kubectl-style commands --------------------------------------------------------------
+
+    def do_get(self, line):
+        """Show nodes or Pods as kubectl does.
+           Usage: get nodes|pods [NAME...] [-o wide|json]"""
+        kind, out, names = commands.parse_get_args(shlex.split(line))
+        output(commands.get(self.lab.state, kind, out, names) + "\n")
+
+    def do_describe(self, line):
+        """Show one node or Pod with its conditions and events.
+           Usage: describe node|pod NAME"""
+        words = shlex.split(line)
+        if len(words) != 2:
+            self._fail(line, "usage: describe node|pod NAME")
+            return
+        output(commands.describe(self.lab.state, words[0], words[1]) + "\n")
+
+    def do_cni(self, line):
+        """Install a CNI plugin on every node and let the kubelets retry their Pods.
+           Usage: cni install bridge|ptp|builtin"""
+        words = shlex.split(line)
+        if len(words) != 2 or words[0] != "install":
+            self._fail(line, "usage: cni install bridge|ptp|builtin")
+            return
+        self.lab.install_cni(words[1])
+        self.mn.refresh()
+        output(commands.get(self.lab.state, "pods", "wide") + "\n")
+
+    def do_routes(self, line):
+        """Show the routes of one node (or all): the host-gw routes podnet programs.
+           Usage: routes [NODE]"""
+        names = shlex.split(line) or list(self.lab.state.nodes)
+        for name in names:
+            if name not in self.lab.state.nodes:
+                self._fail(line, f"error: no node named {name!r}")
+                return
+            node = self.mn[name]
+            output(f"*** {name} ({self.lab.state.nodes[name].pod_cidr or 'no podCIDR'})\n")
+            output(node.cmd("ip -4 route show"))
+
+    # -- node commands -----------------------------------------------------------------------
+
+    def default(self, line):
+        first, args, line = self.parseline(line)
+        if first not in self.mn:
+            self._fail(line, f"*** Unknown command: {line}")
+            return
+        if not args:
+            self._fail(line, f"*** Please enter a command for node: {first} <cmd>")
+            return
+        words = [self.mn.address_of(w) or w if w in self.mn else w for w in args.split(" ")]
+        node = self.mn[first]
+        node.sendCmd(" ".join(words))
+        self.waitForNode(node)
+        status = node.cmd("echo $?").strip()
+        if status != "0":
+            self.failed_lines.append(line)
+
+    def waitForNode(self, node):  # noqa: N802 (Mininet's name)
+        if self.isatty():
+            return super().waitForNode(node)
+        poller = poll()
+        poller.register(node.stdout, POLLIN)
+        while node.waiting:
+            try:
+                poller.poll()
+                output(node.monitor())
+            except KeyboardInterrupt:
+                node.sendInt()
+        return None
+
+    def do_pingall(self, line):
+        loss = self.mn.pingAll(line)
+        if loss:
+            self.failed_lines.append("pingall")

@@ -1,0 +1,205 @@
+"""What ``get`` and ``describe`` print: kubectl's columns, tables and JSON shapes.
+
+Mirrors ``kubectl get nodes|pods [-o wide|json]`` and ``kubectl describe node|pod``.
+Deviations: ``get nodes`` shows INTERNAL-IP and POD-CIDR without ``-o wide`` (they are what
+this lab teaches), wide output adds the namespace you can ``ip netns exec`` into, and the
+JSON carries only the fields the lab models. Pure: no I/O beyond building strings.
+"""
+
+from __future__ import annotations
+
+import time
+from datetime import datetime, timezone
+from typing import Any, Iterable, Sequence
+
+from podnet.model import CONTAINER_CREATING, RUNNING, Event, LabState, NodeState, PodState
+from podnet.naming import netns_name
+
+
+def age(since: float, now: float | None = None) -> str:
+    seconds = max(int((now or time.time()) - since), 0)
+    if seconds < 120:
+        return f"{seconds}s"
+    minutes = seconds // 60
+    if minutes < 120:
+        return f"{minutes}m"
+    hours = minutes // 60
+    if hours < 48:
+        return f"{hours}h"
+    return f"{hours // 24}d"
+
+
+def table(headers: Sequence[str], rows: Iterable[Sequence[object]]) -> str:
+    """Left-aligned columns separated by three spaces, as kubectl prints them."""
+    text_rows = [[("<none>" if cell is None or cell == "" else str(cell)) for cell in row] for row in rows]
+    widths = [len(h) for h in headers]
+    for row in text_rows:
+        for i, cell in enumerate(row):
+            widths[i] = max(widths[i], len(cell))
+    lines = ["   ".join(h.ljust(widths[i]) for i, h in enumerate(headers)).rstrip()]
+    for row in text_rows:
+        lines.append("   ".join(cell.ljust(widths[i]) for i, cell in enumerate(row)).rstrip())
+    return "\n".join(lines)
+
+
+def _iso(ts: float) -> str:
+    return datetime.fromtimestamp(ts, tz=timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def nodes_table(state: LabState, wide: bool = False) -> str:
+    headers = ["NAME", "STATUS", "ROLES", "AGE", "INTERNAL-IP", "POD-CIDR"]
+    if wide:
+        headers += ["ROUTING", "CNI", "NETNS"]
+    rows = []
+    for node in state.nodes.values():
+        row: list[object] = [node.name, node.status_text, node.role, age(node.created), node.internal_ip, node.pod_cidr]
+        if wide:
+            row += [state.spec.routing, state.spec.cni, netns_name(state.name, node.name)]
+        rows.append(row)
+    return table(headers, rows)
+
+
+def pod_status_text(pod: PodState) -> str:
+    return pod.phase
+
+
+def pods_table(state: LabState, wide: bool = False) -> str:
+    headers = ["NAME", "READY", "STATUS", "RESTARTS", "AGE"]
+    if wide:
+        headers += ["IP", "NODE", "NETNS"]
+    rows = []
+    for pod in state.pods.values():
+        row: list[object] = [pod.name, pod.ready_text, pod_status_text(pod), pod.restarts, age(pod.created)]
+        if wide:
+            ns = netns_name(state.name, pod.name) if pod.phase == RUNNING else None
+            row += [pod.ip, pod.node, ns]
+        rows.append(row)
+    return table(headers, rows)
+
+
+def node_json(state: LabState, node: NodeState) -> dict[str, Any]:
+    conditions = [{
+        "type": "Ready", "status": "True" if node.ready else "False",
+        "reason": node.ready_reason, "message": node.ready_message,
+    }]
+    if node.network_unavailable:
+        conditions.append({"type": "NetworkUnavailable", "status": "True", "reason": node.network_unavailable,
+                           "message": "no podCIDR could be allocated from the cluster CIDR"})
+    return {
+        "apiVersion": "v1", "kind": "Node",
+        "metadata": {"name": node.name, "creationTimestamp": _iso(node.created),
+                     "labels": {f"node-role.kubernetes.io/{node.role}": ""}},
+        "spec": {"podCIDR": node.pod_cidr, "podCIDRs": [node.pod_cidr] if node.pod_cidr else [],
+                 "taints": [_taint(t) for t in node.taints]},
+        "status": {"addresses": [{"type": "InternalIP", "address": node.internal_ip},
+                                 {"type": "Hostname", "address": node.name}],
+                   "conditions": conditions},
+        "podnet": {"netns": netns_name(state.name, node.name), "routing": state.spec.routing,
+                   "cni": state.spec.cni, "cniConfig": node.cni_config},
+    }
+
+
+def _taint(text: str) -> dict[str, str]:
+    key, effect = text.split(":")
+    return {"key": key, "effect": effect}
+
+
+def pod_json(state: LabState, pod: PodState) -> dict[str, Any]:
+    node = state.nodes.get(pod.node) if pod.node else None
+    if pod.phase == RUNNING:
+        container_state: dict[str, Any] = {"running": {"startedAt": _iso(pod.started or pod.created)}}
+    elif pod.phase == CONTAINER_CREATING:
+        container_state = {"waiting": {"reason": CONTAINER_CREATING, "message": pod.message}}
+    else:
+        container_state = {"waiting": {"reason": "Pending", "message": pod.message}}
+    return {
+        "apiVersion": "v1", "kind": "Pod",
+        "metadata": {"name": pod.name, "namespace": "default", "creationTimestamp": _iso(pod.created)},
+        "spec": {"nodeName": pod.node},
+        "status": {
+            "phase": pod.api_phase,
+            "podIP": pod.ip, "podIPs": [{"ip": pod.ip}] if pod.ip else [],
+            "hostIP": node.internal_ip if node else None,
+            "containerStatuses": [{"name": "app", "ready": pod.phase == RUNNING,
+                                   "restartCount": pod.restarts, "state": container_state}],
+        },
+        "podnet": {"netns": netns_name(state.name, pod.name) if pod.phase == RUNNING else None,
+                   "sandboxID": pod.sandbox_id, "hostVeth": pod.host_veth, "status": pod.phase},
+    }
+
+
+def as_list(items: list[dict[str, Any]]) -> dict[str, Any]:
+    return {"apiVersion": "v1", "kind": "List", "items": items}
+
+
+def events_block(events: list[Event]) -> list[str]:
+    if not events:
+        return ["Events:  <none>"]
+    lines = ["Events:"]
+    rows = []
+    now = time.time()
+    for event in events:
+        when = age(event.last, now) if event.count == 1 else f"{age(event.last, now)} (x{event.count} over {age(event.first, now)})"
+        rows.append([event.type, event.reason, when, event.source, event.message])
+    for line in table(["Type", "Reason", "Age", "From", "Message"], rows).splitlines():
+        lines.append("  " + line)
+    return lines
+
+
+def describe_node(state: LabState, node: NodeState) -> str:
+    lines = [
+        f"Name:               {node.name}",
+        f"Roles:              {node.role}",
+        f"CreationTimestamp:  {_iso(node.created)}",
+        f"Taints:             {', '.join(node.taints) or '<none>'}",
+        "Conditions:",
+        f"  Ready              {'True' if node.ready else 'False'}   {node.ready_reason}   {node.ready_message}",
+    ]
+    if node.network_unavailable:
+        lines.append(f"  NetworkUnavailable True   {node.network_unavailable}   no podCIDR could be allocated")
+    lines += [
+        "Addresses:",
+        f"  InternalIP:  {node.internal_ip}",
+        f"  Hostname:    {node.name}",
+        f"PodCIDR:            {node.pod_cidr or '<none>'}",
+        f"PodCIDRs:           {node.pod_cidr or '<none>'}",
+        f"Network namespace:  {netns_name(state.name, node.name)}",
+        f"CNI config:         {node.cni_config or '<none>'}",
+        "Non-terminated Pods:",
+    ]
+    pods = [p for p in state.pods.values() if p.node == node.name]
+    if pods:
+        for line in table(["Name", "Status", "IP"], [[p.name, p.phase, p.ip] for p in pods]).splitlines():
+            lines.append("  " + line)
+    else:
+        lines.append("  <none>")
+    lines += events_block(node.events)
+    return "\n".join(lines)
+
+
+def describe_pod(state: LabState, pod: PodState) -> str:
+    node = state.nodes.get(pod.node) if pod.node else None
+    lines = [
+        f"Name:         {pod.name}",
+        "Namespace:    default",
+        f"Node:         {pod.node + '/' + node.internal_ip if node else '<none>'}",
+        f"Start Time:   {_iso(pod.started) if pod.started else '<none>'}",
+        f"Status:       {pod.api_phase}",
+        f"IP:           {pod.ip or '<none>'}",
+        "IPs:" + ("\n  IP:  " + pod.ip if pod.ip else "          <none>"),
+        "Containers:",
+        "  app:",
+        f"    State:          {'Running' if pod.phase == RUNNING else 'Waiting'}",
+    ]
+    if pod.phase != RUNNING:
+        lines.append(f"      Reason:       {pod.phase}")
+        if pod.message:
+            lines.append(f"      Message:      {pod.message}")
+    lines += [
+        f"    Ready:          {'True' if pod.phase == RUNNING else 'False'}",
+        f"    Restart Count:  {pod.restarts}",
+        f"Sandbox:      {pod.sandbox_id[:12] if pod.sandbox_id else '<none>'}"
+        + (f"  (netns {netns_name(state.name, pod.name)}, host veth {pod.host_veth or '-'})" if pod.sandbox_id else ""),
+    ]
+    lines += events_block(pod.events)
+    return "\n".join(lines)
