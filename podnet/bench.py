@@ -43,6 +43,7 @@ from podnet.errors import (
     EXIT_INTERRUPTED,
     EXIT_OK,
     InputError,
+    KernelError,
     LabConflict,
     PodnetError,
 )
@@ -69,6 +70,8 @@ SIZES_HINT = "use NODESxPODS_PER_NODE like 10x100"
 SETTLE_TIMEOUT = 5.0
 SETTLE_STEP = 0.25
 SETTLE_TOLERANCE_KB = 2048
+
+_STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
 
 _SIZE = re.compile(r"^([0-9]+)[xX]([0-9]+)$")
 
@@ -189,9 +192,11 @@ def refuse_existing(lab: str) -> None:
 
 
 def _teardown_quietly(lab_name: str, lab: controller.Lab | None) -> None:
-    """Close our handles and delete what the lab recorded, with Ctrl-C held off meanwhile."""
+    """Close our handles and delete what the lab recorded, with Ctrl-C (and SIGTERM, SIGHUP)
+    ignored meanwhile: the benchmark is stopping anyway, and a second Ctrl-C must not leave
+    half a lab behind."""
     in_main = threading.current_thread() is threading.main_thread()
-    previous = signal.signal(signal.SIGINT, signal.SIG_IGN) if in_main else None
+    previous = {s: signal.signal(s, signal.SIG_IGN) for s in _STOP_SIGNALS} if in_main else {}
     try:
         if lab is not None:
             try:
@@ -200,8 +205,7 @@ def _teardown_quietly(lab_name: str, lab: controller.Lab | None) -> None:
                 pass
         controller.teardown(lab_name)
     finally:
-        if in_main:
-            signal.signal(signal.SIGINT, previous)
+        _restore_signals(previous)
 
 
 def measure_once(spec: ClusterSpec, progress: Progress | None = None) -> dict[str, Any]:
@@ -299,7 +303,8 @@ def run(
     if isinstance(repeat, bool) or not isinstance(repeat, int) or not 1 <= repeat <= MAX_REPEAT:
         raise InputError("repeat", repeat, f"must be a whole number from 1 to {MAX_REPEAT}")
     specs = [(n, m, size_spec(n, m, cni, lab)) for n, m in sizes]
-    controller.check_kernel_ready()
+    if os.geteuid() != 0:
+        raise KernelError("podnet bench needs root to create network namespaces (run it with sudo)")
     rows = []
     for nodes, per_node, spec in specs:
         samples = []
@@ -366,6 +371,22 @@ def _teardown_if_ours(lab: str) -> None:
         _teardown_quietly(lab, None)
 
 
+def _raise_interrupt(signum: int, _frame: object) -> None:
+    raise KeyboardInterrupt(signal.Signals(signum).name)
+
+
+def _interrupt_on_termination() -> dict[int, Any]:
+    """SIGTERM and SIGHUP (``timeout``, a closed terminal) tear the lab down like Ctrl-C."""
+    if threading.current_thread() is not threading.main_thread():
+        return {}
+    return {s: signal.signal(s, _raise_interrupt) for s in _STOP_SIGNALS if s != signal.SIGINT}
+
+
+def _restore_signals(previous: dict[int, Any]) -> None:
+    for signum, handler in previous.items():
+        signal.signal(signum, handler)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         prog="podnet bench",
@@ -386,19 +407,27 @@ def main(argv: list[str] | None = None) -> int:
     except InputError as exc:
         print(f"podnet bench: {exc}", file=sys.stderr)
         return EXIT_BAD_INPUT
+    previous = _interrupt_on_termination()
     try:
         rows = run(sizes, cni, repeat, progress=_stderr_progress)
     except KeyboardInterrupt:
         _teardown_if_ours(BENCH_LAB)
-        print(f"podnet bench: interrupted; lab {BENCH_LAB!r} was torn down", file=sys.stderr)
+        left = leftover_namespaces(BENCH_LAB)
+        if left:
+            print(f"podnet bench: interrupted; {len(left)} '{BENCH_LAB}-*' namespaces remain (see 'ip netns list')",
+                  file=sys.stderr)
+        else:
+            print(f"podnet bench: interrupted; nothing of lab {BENCH_LAB!r} was left behind", file=sys.stderr)
         return EXIT_INTERRUPTED
     except PodnetError as exc:
         print(f"podnet bench: {exc}", file=sys.stderr)
         return exc.exit_code
+    finally:
+        _restore_signals(previous)
     print(format_table(rows) if args.output == "table" else format_json(rows))
-    left = [row for row in rows if row["leftovers"] or row["state_left"]]
+    left = [row for row in rows if row.get("leftovers") or row.get("state_left")]
     if left:
-        names = ", ".join(n for row in left for n in row["leftover_names"]) or f"{state_store.RUN_DIR}/{BENCH_LAB}"
+        names = ", ".join(n for row in left for n in row.get("leftover_names", [])) or f"{state_store.RUN_DIR}/{BENCH_LAB}"
         print(f"podnet bench: teardown left {names} behind; stopped there", file=sys.stderr)
         return EXIT_FAILED
     return EXIT_OK

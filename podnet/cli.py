@@ -37,7 +37,15 @@ class _Parser(argparse.ArgumentParser):
 
 
 def _add_lab(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--name", default=spec_mod.DEFAULT_LAB, help="lab name (default: podnet)")
+    p.add_argument("--name", help="lab name (default: the only running lab, else podnet)")
+
+
+def _lab_name(given: str | None) -> str:
+    """``--name``, or the one lab on the machine, or the default name."""
+    if given is not None:
+        return check_lab_name(given)
+    labs = state_store.list_labs()
+    return labs[0] if len(labs) == 1 else spec_mod.DEFAULT_LAB
 
 
 def _add_output(p: argparse.ArgumentParser, choices=("table", "json")) -> None:
@@ -145,8 +153,6 @@ def cmd_up(args) -> int:
         "node_count": args.node_count, "pods_per_node": args.pods_per_node,
     }
     topology = spec_mod.topology_path(args.topology, TOPOLOGIES_DIR) if args.topology else None
-    if topology is not None and args.name == spec_mod.DEFAULT_LAB:
-        overrides["name"] = None  # the file's name (if any) wins over the default
     spec = spec_mod.spec_from_sources(topology, overrides)
     _require_root()
     if state_store.exists(spec.name):
@@ -154,27 +160,28 @@ def cmd_up(args) -> int:
             f"lab {spec.name!r} already exists: stop it with 'podnet down --name {spec.name}' "
             f"(or 'podnet clean --name {spec.name}' if it crashed), or pick another --name"
         )
-    interactive = not args.detach
     old = {s: signal.signal(s, _on_signal) for s in (signal.SIGTERM, signal.SIGHUP)}
     lab = None
+    keep = False  # only a detached lab that came up completely outlives this command
     started = time.perf_counter()
     try:
         show = _progress_printer(sys.stderr.isatty() and args.output != "json")
         lab = controller.up(spec, show, detached=args.detach)
         elapsed = time.perf_counter() - started
-        if interactive:
-            return _run_cli(lab, elapsed, args)
+        if not args.detach:
+            return _run_cli(lab, elapsed)
         _print_up_summary(lab, elapsed, args.output)
+        keep = True
         return EXIT_OK
-    except BaseException:
-        _block_signals()
-        if lab is not None:
-            lab.close()
-        report = controller.teardown(spec.name)
-        if not interactive or True:
-            sys.stderr.write(f"{PROG}: lab {spec.name!r} torn down ({len(report.deleted)} namespaces removed)\n")
-        raise
     finally:
+        if not keep:
+            _block_signals()
+            if lab is not None:
+                lab.close()
+            report = controller.teardown(spec.name)
+            sys.stderr.write(f"{PROG}: lab {spec.name!r} torn down ({len(report.deleted)} namespaces removed)\n")
+        elif lab is not None:
+            lab.close()
         for s, handler in old.items():
             signal.signal(s, handler)
 
@@ -198,7 +205,8 @@ def _print_up_summary(lab: controller.Lab, elapsed: float, output: str) -> None:
     print(commands.get(state, "pods", "wide"))
 
 
-def _run_cli(lab: controller.Lab, elapsed: float, args) -> int:
+def _run_cli(lab: controller.Lab, elapsed: float) -> int:
+    """The Mininet CLI on a fresh lab; the caller tears the lab down afterwards."""
     from mininet.log import setLogLevel
 
     from podnet.cluster.network import PodnetNet
@@ -214,12 +222,7 @@ def _run_cli(lab: controller.Lab, elapsed: float, args) -> int:
         cli = PodnetCLI(net, lab)
         failed = cli.failed_lines
     finally:
-        _block_signals()
         net.stop_shells()
-        lab.close()
-        report = controller.teardown(lab.state.name)
-        sys.stderr.write(f"{PROG}: lab {lab.state.name!r} torn down ({len(report.deleted)} namespaces removed)\n")
-        signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT, signal.SIGTERM, signal.SIGHUP})
     if failed:
         sys.stderr.write(f"{PROG}: {len(failed)} line(s) failed: {'; '.join(failed[:5])}\n")
         return EXIT_FAILED
@@ -233,7 +236,7 @@ def cmd_cli(args) -> int:
     from podnet.shell import PodnetCLI
 
     _require_root()
-    lab = controller.Lab.open(check_lab_name(args.name))
+    lab = controller.Lab.open(_lab_name(args.name))
     setLogLevel("info" if sys.stdin.isatty() else "output")
     net = PodnetNet(lab.state)
     try:
@@ -245,7 +248,7 @@ def cmd_cli(args) -> int:
 
 
 def cmd_down(args) -> int:
-    name = check_lab_name(args.name)
+    name = _lab_name(args.name)
     _require_root()
     _block_signals()
     existed = state_store.exists(name)
@@ -262,19 +265,19 @@ def cmd_down(args) -> int:
 
 
 def cmd_get(args) -> int:
-    state = state_store.load(check_lab_name(args.name))
+    state = state_store.load(_lab_name(args.name))
     print(commands.get(state, args.kind, args.output, args.names))
     return EXIT_OK
 
 
 def cmd_describe(args) -> int:
-    state = state_store.load(check_lab_name(args.name))
+    state = state_store.load(_lab_name(args.name))
     print(commands.describe(state, args.kind, args.object))
     return EXIT_OK
 
 
 def cmd_exec(args) -> int:
-    state = state_store.load(check_lab_name(args.name))
+    state = state_store.load(_lab_name(args.name))
     argv = args.argv[1:] if args.argv[:1] == ["--"] else args.argv
     if not argv:
         raise InputError("command", "", "give one after --, e.g. podnet exec pod-1-1 -- ip addr")
@@ -293,7 +296,7 @@ def cmd_exec(args) -> int:
 
 
 def cmd_cni(args) -> int:
-    name = check_lab_name(args.name)
+    name = _lab_name(args.name)
     if args.plugin not in ("bridge", "ptp", "builtin"):
         raise InputError("cni plugin", args.plugin, "can install bridge, ptp or builtin")
     _require_root()
@@ -370,8 +373,11 @@ def main(argv: list[str] | None = None) -> int:
         args = parser.parse_args(argv)
     except SystemExit as exc:
         return int(exc.code or 0)
-    logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING,
-                        format=f"{PROG}: %(message)s")
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(logging.Formatter(f"{PROG}: %(message)s"))
+    ours = logging.getLogger("podnet")
+    ours.addHandler(handler)
+    ours.setLevel(logging.INFO if args.verbose else logging.WARNING)
     try:
         return HANDLERS[args.command](args)
     except InputError as exc:
@@ -384,4 +390,9 @@ def main(argv: list[str] | None = None) -> int:
         sys.stderr.write(f"{PROG}: interrupted\n")
         return EXIT_INTERRUPTED
     except BrokenPipeError:
+        return EXIT_FAILED
+    except Exception as exc:  # a bug: say so in one line; -v shows the traceback
+        if args.verbose:
+            raise
+        sys.stderr.write(f"{PROG}: internal error: {type(exc).__name__}: {exc} (run with -v for details)\n")
         return EXIT_FAILED

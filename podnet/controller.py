@@ -10,23 +10,24 @@ they are made) and the processes found inside them, never anything found by name
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import logging
 import os
 import signal
 import time
 from dataclasses import dataclass, field
+from ipaddress import IPv4Network
 from typing import Callable
 
 from podnet import netlink, netns, plan, reconcile, state as state_store, underlay
 from podnet.cni.builtin import BuiltinBridge
 from podnet.cni.config import CONFLIST_NAME, render_conflist
 from podnet.cni.runtime import CniRuntime
-from podnet.errors import InputError, KernelError
-from podnet.ipam.range_allocator import CIDR_NOT_AVAILABLE
+from podnet.errors import InputError
 from podnet.kubelet import Kubelet, refresh_node_readiness
-from podnet.model import LabState, add_event
-from podnet.naming import netns_name
+from podnet.model import LabState
+from podnet.naming import UNDERLAY_NAME, netns_name
 from podnet.routing import hostgw
 from podnet.spec import ClusterSpec
 
@@ -69,7 +70,7 @@ class Lab:
             path = os.path.join(directory, CONFLIST_NAME)
             if node.pod_cidr is None:
                 continue  # CIDRNotAvailable: no slice, so no config (flannel would not write one)
-            conflist = render_conflist(cni, _net(node.pod_cidr), self.paths.ipam_dir(node.name))
+            conflist = render_conflist(cni, IPv4Network(node.pod_cidr), self.paths.ipam_dir(node.name))
             if conflist is None:
                 if os.path.exists(path):
                     os.unlink(path)
@@ -88,8 +89,7 @@ class Lab:
         """``podnet cni install``: write configs, then let the kubelets retry their Pods."""
         if cni not in ("bridge", "ptp", "builtin"):
             raise InputError("cni", cni, "can install bridge, ptp or builtin")
-        self.state = self.state  # keep mypy quiet about reassignments below
-        self.state.spec = _replace_cni(self.state.spec, cni)
+        self.state.spec = dataclasses.replace(self.state.spec, cni=cni)
         self.write_cni_configs(cni)
         self.sync_routes()
         self.kubelet.sync(lambda d, t: progress("pods", d, t))
@@ -108,16 +108,6 @@ class Lab:
                 netlink.apply_routes(sock, ns, diff.add, diff.delete)
             diffs[node.name] = diff
         return diffs
-
-
-def _net(cidr: str):
-    from ipaddress import IPv4Network
-    return IPv4Network(cidr)
-
-
-def _replace_cni(spec: ClusterSpec, cni: str) -> ClusterSpec:
-    import dataclasses
-    return dataclasses.replace(spec, cni=cni)
 
 
 def up(spec: ClusterSpec, progress: Progress = _quiet, detached: bool = False) -> Lab:
@@ -167,9 +157,10 @@ def teardown(name: str, namespaces: list[str] | None = None) -> TeardownReport:
     Idempotent and best effort: what is already gone is reported, not an error.
     """
     report = TeardownReport(name)
+    raw = state_store.load_raw(name)
     if namespaces is None:
-        raw = state_store.load_raw(name)
         namespaces = list(raw.get("namespaces", [])) if raw else []
+    expected = _namespaces_that_should_exist(name, raw)
     inodes = {}
     for ns in namespaces:
         ino = netns.inode(ns)
@@ -179,10 +170,21 @@ def teardown(name: str, namespaces: list[str] | None = None) -> TeardownReport:
     for ns in namespaces:
         if netns.delete(ns):
             report.deleted.append(ns)
-        else:
-            report.already_gone.append(ns)
+        elif ns in expected:
+            report.already_gone.append(ns)  # made by the lab, removed by someone else
     report.state_removed = state_store.remove(state_store.LabPaths(name))
     return report
+
+
+def _namespaces_that_should_exist(name: str, raw: dict | None) -> set[str]:
+    """Namespaces the saved state says exist (not the whole intent list: a Pending Pod never
+    had one)."""
+    if not raw or raw.get("status") == "starting":
+        return set()
+    names = {netns_name(name, UNDERLAY_NAME)}
+    names.update(netns_name(name, n["name"]) for n in raw.get("nodes", []))
+    names.update(netns_name(name, p["name"]) for p in raw.get("pods", []) if p.get("phase") == "Running")
+    return names
 
 
 def _kill_processes(inodes: set[int], grace: float = 1.0) -> list[int]:
@@ -220,14 +222,3 @@ def stale_labs() -> list[str]:
         if not netns.is_same_process(raw.get("ownerPid"), raw.get("ownerStart")):
             stale.append(name)
     return stale
-
-
-def mark_cidr_events(lab_state: LabState) -> None:
-    for node in lab_state.nodes.values():
-        if node.network_unavailable == CIDR_NOT_AVAILABLE:
-            add_event(node.events, "Normal", CIDR_NOT_AVAILABLE, f"Node {node.name} status is now: {CIDR_NOT_AVAILABLE}", "cidrAllocator")
-
-
-def check_kernel_ready() -> None:
-    if os.geteuid() != 0:
-        raise KernelError("podnet needs root to create network namespaces (try sudo)")

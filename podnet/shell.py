@@ -27,8 +27,21 @@ class PodnetCLI(CLI):
     def __init__(self, net: PodnetNet, lab, stdin=sys.stdin, **kwargs):
         self.lab = lab  # controller.Lab: state plus kernel handles
         self.failed_lines: list[str] = []
-        self.prompt = f"podnet({lab.state.name})> "
+        self.interactive = stdin.isatty()
+        # Names like pod-1-1 are one word: '-' must count as part of a command name.
+        self.identchars = self.identchars + "-."
+        if self.interactive:
+            self.prompt = f"podnet({lab.state.name})> "
+        else:
+            self.prompt = ""
+            self.use_rawinput = False
         super().__init__(net, stdin=stdin, **kwargs)
+
+    def precmd(self, line):
+        line = super().precmd(line)
+        if not self.interactive and line.strip() and line.strip() != "EOF":
+            output(f"podnet> {line.strip()}\n")
+        return line
 
     # -- failure tracking --------------------------------------------------------------------
 

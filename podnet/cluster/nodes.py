@@ -40,6 +40,10 @@ class NamespaceNode(Node):
             cmd = ["nsenter", f"--net={netns_path(self.netns)}", "--", *cmd]
         return super()._popen(cmd, **params)
 
+    def cmd(self, *args, **kwargs):
+        self.ensure_shell()
+        return super().cmd(*args, **kwargs)
+
     def sendCmd(self, *args, **kwargs):  # noqa: N802
         self.ensure_shell()
         return super().sendCmd(*args, **kwargs)
@@ -90,6 +94,6 @@ class RecordedLink(Link):
 
 
 def record_intf(node: Node, name: str, ip: str | None = None, prefix: int | None = None) -> Intf:
-    intf = Intf(name, node=node)
+    intf = Intf(name, node=node, up=None)  # record only: no command runs in the node
     intf.ip, intf.prefixLen = ip, prefix
     return intf
