@@ -397,6 +397,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--cni", default="builtin", help="builtin (in-process) or bridge (the reference plugin)")
     parser.add_argument("--repeat", default="1", help="runs per size; the best time is reported (default 1)")
     parser.add_argument("-o", "--output", default="table", choices=("table", "json"))
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if argv[:1] == ["--"]:
+        argv = argv[1:]  # "podnet bench -- --sizes ..." hands the options on unparsed
     args = parser.parse_args(argv)
     try:
         sizes = parse_sizes(args.sizes)

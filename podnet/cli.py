@@ -108,8 +108,8 @@ def build_parser() -> argparse.ArgumentParser:
     clean.add_argument("--name", help="only this lab (even if it looks alive)")
     _add_output(clean)
 
-    bench = sub.add_parser("bench", help="time up and down of clusters of several sizes", add_help=False)
-    bench.add_argument("rest", nargs=argparse.REMAINDER)
+    sub.add_parser("bench", help="time up and down of clusters of several sizes (see 'podnet bench --help')",
+                   add_help=False)
     return parser
 
 
@@ -170,8 +170,8 @@ def cmd_up(args) -> int:
         elapsed = time.perf_counter() - started
         if not args.detach:
             return _run_cli(lab, elapsed)
+        keep = True  # up: from here on, even a closed stdout must not tear the lab down
         _print_up_summary(lab, elapsed, args.output)
-        keep = True
         return EXIT_OK
     finally:
         if not keep:
@@ -354,20 +354,18 @@ def cmd_clean(args) -> int:
     return EXIT_OK
 
 
-def cmd_bench(args) -> int:
-    from podnet import bench
-
-    _require_root()
-    return bench.main(args.rest)
-
-
 HANDLERS = {
     "up": cmd_up, "down": cmd_down, "get": cmd_get, "describe": cmd_describe, "exec": cmd_exec,
-    "cni": cmd_cni, "cli": cmd_cli, "list": cmd_list, "clean": cmd_clean, "bench": cmd_bench,
+    "cni": cmd_cni, "cli": cmd_cli, "list": cmd_list, "clean": cmd_clean,
 }
 
 
 def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    if argv[:1] == ["bench"]:
+        from podnet import bench  # its own flags, parsed by its own parser
+
+        return bench.main(argv[1:])
     parser = build_parser()
     try:
         args = parser.parse_args(argv)

@@ -24,7 +24,7 @@ from podnet import netlink, netns, plan, reconcile, state as state_store, underl
 from podnet.cni.builtin import BuiltinBridge
 from podnet.cni.config import CONFLIST_NAME, render_conflist
 from podnet.cni.runtime import CniRuntime
-from podnet.errors import InputError
+from podnet.errors import InputError, KernelError, LabConflict
 from podnet.kubelet import Kubelet, refresh_node_readiness
 from podnet.model import LabState
 from podnet.naming import UNDERLAY_NAME, netns_name
@@ -97,23 +97,40 @@ class Lab:
 
     # -- routes (the CNI's route controller, host-gw) ------------------------------------------
 
-    def sync_routes(self) -> dict[str, reconcile.RouteDiff]:
-        diffs = {}
+    def sync_routes(self, strict: bool = True) -> tuple[dict[str, reconcile.RouteDiff], list[str]]:
+        """One pass of the route controller over every node: (diffs applied, problems).
+
+        With ``strict`` the first problem raises (bring-up); otherwise problems are collected
+        and the other nodes are still reconciled (the periodic check in the CLI).
+        """
+        diffs, problems = {}, []
         for node in self.state.nodes.values():
             ns = netns_name(self.state.name, node.name)
             sock = self.sockets(ns)
             desired = hostgw.desired_routes(self.state, node.name)
             diff = reconcile.diff_routes(desired, netlink.owned_routes(sock))
             if not diff.empty:
-                netlink.apply_routes(sock, ns, diff.add, diff.delete)
+                try:
+                    netlink.apply_routes(sock, ns, diff.add, diff.delete)
+                except KernelError as exc:
+                    if strict:
+                        raise
+                    problems.append(str(exc))
+                    continue
             diffs[node.name] = diff
-        return diffs
+        return diffs, problems
 
 
 def up(spec: ClusterSpec, progress: Progress = _quiet, detached: bool = False) -> Lab:
     """Bring a lab up. On any exception or interrupt the caller must call :func:`teardown`."""
-    paths = state_store.claim(spec.name)  # refuses an existing name before touching anything
     lab_state = plan.initial_state(spec)
+    taken = [ns for ns in lab_state.namespaces if netns.exists(ns)]
+    if taken:
+        raise LabConflict(
+            f"network namespace {taken[0]} already exists and was not made by lab {spec.name!r}: "
+            "pick another --name (podnet never deletes what it did not create)"
+        )
+    paths = state_store.claim(spec.name)  # refuses an existing name before touching anything
     lab_state.owner_pid = os.getpid()
     lab_state.owner_start = netns.process_start_time(os.getpid())
     lab_state.detached = detached

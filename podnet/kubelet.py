@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import logging
 import time
+from concurrent.futures import Future
 from typing import Callable
 
 from podnet import netlink, netns
@@ -24,6 +25,9 @@ from podnet.model import CONTAINER_CREATING, PENDING, RUNNING, LabState, NodeSta
 from podnet.naming import netns_name, new_sandbox_id
 
 log = logging.getLogger(__name__)
+
+# How many sandbox namespaces the worker may create ahead of the CNI ADD in progress.
+PREFETCH = 16
 
 NOT_INITIALIZED = (
     "container runtime network not ready: NetworkReady=false reason:NetworkPluginNotReady "
@@ -55,23 +59,39 @@ class Kubelet:
         self.runtime = runtime
 
     def sync(self, progress: Callable[[int, int], None] | None = None) -> None:
-        """Bring every Pod as far as its node allows; Running Pods are left alone."""
+        """Bring every Pod as far as its node allows; Running Pods are left alone.
+
+        Sandbox namespaces are created a few Pods ahead on the namespace worker while this
+        thread runs CNI ADD for the current Pod.
+        """
         for node in self.state.nodes.values():
             refresh_node_readiness(node)
         todo = [p for p in self.state.pods.values() if p.phase != RUNNING]
-        running = {name: 0 for name in self.state.nodes}
+        bound = {name: 0 for name in self.state.nodes}
         for pod in self.state.pods.values():
             if pod.phase == RUNNING and pod.node:
-                running[pod.node] += 1
-        for done, pod in enumerate(todo, start=1):
-            self.sync_pod(pod, running)
+                bound[pod.node] += 1
+        admitted = [pod for pod in todo if self.admit(pod, bound)]
+        lab = self.state.name
+        for pod in admitted:
+            ns = netns_name(lab, pod.name)
+            if ns not in self.state.namespaces:
+                self.state.namespaces.append(ns)
+        ahead: dict[str, Future] = {}
+        for done, pod in enumerate(admitted, start=1):
+            for upcoming in admitted[done - 1:done - 1 + PREFETCH]:
+                if upcoming.name not in ahead:
+                    ahead[upcoming.name] = self.worker.create_soon(netns_name(lab, upcoming.name), netlink.open_and_raise_lo)
+            self.run_sandbox(pod, self.state.nodes[pod.node], ahead.pop(pod.name))
             if progress:
-                progress(done, len(todo))
+                progress(done, len(admitted))
 
-    def sync_pod(self, pod: PodState, running: dict[str, int]) -> None:
+    def admit(self, pod: PodState, bound: dict[str, int]) -> bool:
+        """May this Pod get a sandbox now? If not, say why (Pending). A Pod admitted counts
+        against its node's maxPods whether or not its sandbox then comes up, as in Kubernetes."""
         if pod.node is None:
             pod.phase = PENDING
-            return
+            return False
         node = self.state.nodes[pod.node]
         if node.network_unavailable:
             pod.phase = PENDING
@@ -79,32 +99,31 @@ class Kubelet:
             add_event(pod.events, "Warning", "FailedScheduling",
                       f"0/1 nodes are available: 1 node(s) had untolerated taint {{node.kubernetes.io/network-unavailable: }} ({node.name} has no podCIDR: {node.network_unavailable})",
                       "default-scheduler")
-            return
+            return False
         if not node.ready:
             pod.phase = PENDING
             pod.message = node.ready_message
             add_event(pod.events, "Warning", "NetworkNotReady",
                       f"network is not ready: {node.ready_message}", "kubelet")
-            return
-        if running[node.name] >= self.state.spec.max_pods:
+            return False
+        if bound[node.name] >= self.state.spec.max_pods:
             pod.phase = PENDING
-            pod.message = f"node {node.name} already runs maxPods={self.state.spec.max_pods} Pods"
+            pod.message = f"node {node.name} already has maxPods={self.state.spec.max_pods} Pods"
             add_event(pod.events, "Warning", "FailedScheduling",
                       f"0/1 nodes are available: 1 Too many pods ({node.name} maxPods {self.state.spec.max_pods})",
                       "default-scheduler")
-            return
-        if self.run_sandbox(pod, node):
-            running[node.name] += 1
+            return False
+        bound[node.name] += 1
+        return True
 
-    def run_sandbox(self, pod: PodState, node: NodeState) -> bool:
+    def run_sandbox(self, pod: PodState, node: NodeState, namespace: Future) -> bool:
+        """CNI ADD for a Pod whose sandbox namespace is being made by ``namespace``."""
         conflist = load_conflist(node.cni_config)
         assert conflist is not None
         lab = self.state.name
         sandbox = Sandbox(new_sandbox_id(), pod.name, netns_name(lab, node.name), netns_name(lab, pod.name))
-        if sandbox.pod_ns not in self.state.namespaces:
-            self.state.namespaces.append(sandbox.pod_ns)
         try:
-            self.sockets.adopt(sandbox.pod_ns, self.worker.create(sandbox.pod_ns, netlink.open_and_raise_lo))
+            self.sockets.adopt(sandbox.pod_ns, namespace.result())
             result = self.runtime.add(conflist, sandbox)
         except (CniError, KernelError) as exc:
             self._undo(conflist, sandbox)

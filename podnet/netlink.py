@@ -21,6 +21,7 @@ from podnet.errors import KernelError
 from podnet.netns import NetnsWorker, netns_path
 from podnet.routing.hostgw import Route
 
+RTPROT_BOOT = 3  # what `ip route add` and the CNI plugins' netlink calls leave on a route
 # rtm_protocol podnet stamps on the routes it owns, so a reconcile never touches others'.
 RTPROT_PODNET = 77
 MAIN_TABLE = 254
@@ -57,16 +58,26 @@ def _fail(op: str, ns: str, exc: NetlinkError) -> KernelError:
     return KernelError(f"could not {op} in {ns}: {os.strerror(exc.code) if exc.code else exc}")
 
 
-def index_of(ipr: IPRoute, ns: str, ifname: str) -> int:
-    found = ipr.link_lookup(ifname=ifname)
-    if not found:
-        raise KernelError(f"no interface {ifname} in {ns}")
-    return found[0]
-
-
-def set_up(ipr: IPRoute, ns: str, ifname: str) -> None:
+def lookup(ipr: IPRoute, ifname: str) -> int | None:
+    """Index of ``ifname`` with one RTM_GETLINK (``link_lookup`` dumps every link)."""
     try:
-        ipr.link("set", index=index_of(ipr, ns, ifname), state="up")
+        return ipr.link("get", ifname=ifname)[0]["index"]
+    except NetlinkError as exc:
+        if exc.code == 19:  # ENODEV
+            return None
+        raise
+
+
+def index_of(ipr: IPRoute, ns: str, ifname: str) -> int:
+    index = lookup(ipr, ifname)
+    if index is None:
+        raise KernelError(f"no interface {ifname} in {ns}")
+    return index
+
+
+def set_up(ipr: IPRoute, ns: str, ifname: str, index: int | None = None) -> None:
+    try:
+        ipr.link("set", index=index if index is not None else index_of(ipr, ns, ifname), state="up")
     except NetlinkError as exc:
         raise _fail(f"set {ifname} up", ns, exc) from None
 
@@ -82,14 +93,39 @@ def create_veth(ipr: IPRoute, ns: str, name: str, peer: str, peer_ns: str) -> No
         os.close(fd)
 
 
+def create_pod_veth(
+    ipr: IPRoute, ns: str, name: str, index: int, bridge_index: int, peer: str, peer_ns: str, peer_index: int,
+) -> None:
+    """One request: veth ``name`` (ifindex ``index``) up on the bridge in ``ns``, its peer
+    ``peer`` (ifindex ``peer_index``) created directly in ``peer_ns``."""
+    fd = os.open(netns_path(peer_ns), os.O_RDONLY | os.O_CLOEXEC)
+    try:
+        ipr.link("add", ifname=name, index=index, kind="veth", master=bridge_index, state="up",
+                 peer={"ifname": peer, "net_ns_fd": fd, "index": peer_index})
+    except NetlinkError as exc:
+        raise _fail(f"add veth {name} (peer {peer} in {peer_ns})", ns, exc) from None
+    finally:
+        os.close(fd)
+
+
+def set_hairpin(ipr: IPRoute, ns: str, index: int) -> None:
+    try:
+        ipr.brport("set", index=index, mode=1)
+    except NetlinkError as exc:
+        raise _fail(f"set hairpin on port {index}", ns, exc) from None
+
+
+def max_index(ipr: IPRoute) -> int:
+    return max(link["index"] for link in ipr.get_links())
+
+
 def ensure_bridge(ipr: IPRoute, ns: str, name: str, address: IPv4Interface | None) -> int:
     """A Linux bridge, up, with ``address`` on it; returns its index."""
-    found = ipr.link_lookup(ifname=name)
     try:
-        if not found:
+        index = lookup(ipr, name)
+        if index is None:
             ipr.link("add", ifname=name, kind="bridge")
-            found = ipr.link_lookup(ifname=name)
-        index = found[0]
+            index = index_of(ipr, ns, name)
         if address is not None:
             ensure_address(ipr, ns, index, address)
         ipr.link("set", index=index, state="up")
@@ -117,9 +153,9 @@ def attach_to_bridge(ipr: IPRoute, ns: str, port: str, bridge_index: int, hairpi
     return index
 
 
-def add_default_route(ipr: IPRoute, ns: str, gateway: IPv4Address, ifname: str) -> None:
+def add_default_route(ipr: IPRoute, ns: str, gateway: IPv4Address, index: int) -> None:
     try:
-        ipr.route("add", dst="0.0.0.0/0", gateway=str(gateway), oif=index_of(ipr, ns, ifname))
+        ipr.route("add", dst="0.0.0.0/0", gateway=str(gateway), oif=index, proto=RTPROT_BOOT)
     except NetlinkError as exc:
         if exc.code != 17:
             raise _fail(f"add default route via {gateway}", ns, exc) from None
@@ -127,11 +163,11 @@ def add_default_route(ipr: IPRoute, ns: str, gateway: IPv4Address, ifname: str) 
 
 def delete_link(ipr: IPRoute, ns: str, ifname: str) -> bool:
     """Delete ``ifname``; False if it was already gone."""
-    found = ipr.link_lookup(ifname=ifname)
-    if not found:
+    index = lookup(ipr, ifname)
+    if index is None:
         return False
     try:
-        ipr.link("del", index=found[0])
+        ipr.link("del", index=index)
     except NetlinkError as exc:
         if exc.code == 19:  # ENODEV
             return False

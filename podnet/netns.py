@@ -16,7 +16,7 @@ import ctypes
 import errno
 import os
 import subprocess
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Callable, Iterable, TypeVar
 
 from podnet.errors import KernelError
@@ -87,7 +87,12 @@ class NetnsWorker:
 
     def create(self, name: str, then: Callable[[], T] | None = None) -> T | None:
         """Create namespace ``name``; run ``then`` inside it (e.g. to open a socket there)."""
-        return self._pool.submit(self._create, name, then).result()
+        return self.create_soon(name, then).result()
+
+    def create_soon(self, name: str, then: Callable[[], T] | None = None) -> "Future[T | None]":
+        """Queue the creation of ``name``; the caller goes on (the kernel's namespace setup
+        then overlaps with the caller's CNI work on the other core)."""
+        return self._pool.submit(self._create, name, then)
 
     def _create(self, name: str, then: Callable[[], T] | None) -> T | None:
         path = netns_path(name)
@@ -121,7 +126,9 @@ class NetnsWorker:
             self._go_home()
 
     def close(self) -> None:
-        self._pool.shutdown(wait=True)
+        """Finish the task in progress, drop the queued ones (their names are in the lab's
+        intent list, so teardown still removes anything made)."""
+        self._pool.shutdown(wait=True, cancel_futures=True)
         if self._home_fd is not None:
             os.close(self._home_fd)
             self._home_fd = None

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import shlex
 import sys
+import time
 from select import POLLIN, poll
 
 from mininet.cli import CLI
@@ -23,10 +24,15 @@ from podnet.cluster.network import PodnetNet
 from podnet.errors import PodnetError
 
 
+# flannel's host-gw backend checks its routes on this period (routeCheckRetries loop).
+ROUTE_CHECK_INTERVAL = 10.0
+
+
 class PodnetCLI(CLI):
     def __init__(self, net: PodnetNet, lab, stdin=sys.stdin, **kwargs):
         self.lab = lab  # controller.Lab: state plus kernel handles
         self.failed_lines: list[str] = []
+        self.last_route_check = time.monotonic()
         self.interactive = stdin.isatty()
         # Names like pod-1-1 are one word: '-' must count as part of a command name.
         self.identchars = self.identchars + "-."
@@ -55,6 +61,30 @@ class PodnetCLI(CLI):
         except PodnetError as exc:
             self._fail(line, f"error: {exc}")
             return None
+
+    def postcmd(self, stop, line):
+        """The route controller's periodic check, as flannel's host-gw backend re-checks its
+        routes every 10 s: after a command, if the last pass is that old, routes a student
+        deleted or the kernel dropped (a link went down) come back, and the CLI says so."""
+        if not stop and time.monotonic() - self.last_route_check >= ROUTE_CHECK_INTERVAL:
+            self.reconcile_routes()
+        return stop
+
+    def do_sync(self, _line):
+        """Run the route controller now: re-add missing host-gw routes, drop stale ones.
+           Usage: sync"""
+        self.reconcile_routes()
+
+    def reconcile_routes(self) -> None:
+        self.last_route_check = time.monotonic()
+        diffs, problems = self.lab.sync_routes(strict=False)
+        for node, diff in diffs.items():
+            for route in diff.delete:
+                output(f"*** route controller: {node}: removed {route}\n")
+            for route in diff.add:
+                output(f"*** route controller: {node}: added {route}\n")
+        for problem in problems:
+            output(f"*** route controller: {problem}\n")
 
     # -- kubectl-style commands --------------------------------------------------------------
 

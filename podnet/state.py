@@ -51,6 +51,8 @@ def claim(lab: str) -> LabPaths:
     paths = LabPaths(lab)
     try:
         os.mkdir(paths.root, 0o700)
+        os.mkdir(os.path.join(paths.root, "cni"), 0o700)
+        os.mkdir(os.path.join(paths.root, "ipam"), 0o700)
     except FileExistsError:
         raise LabConflict(
             f"lab {lab!r} already exists: stop it with 'podnet down --name {lab}' "

@@ -6,7 +6,8 @@ address, a veth per Pod (host end ``veth<8 hex>`` on the bridge with hairpin on,
 ``eth0`` with the Pod IP and a default route via the gateway), IP forwarding on, and lease
 files in host-local's layout. Deviation: it runs inside podnet's process over netlink
 sockets already bound to each namespace, so a Pod costs a fraction of a millisecond of
-Python instead of two process starts; the veth's Pod end is created directly in the sandbox.
+Python instead of two process starts; the veth is created in one request, its Pod end
+directly in the sandbox, its host end on the bridge and up, both ifindexes chosen up front.
 """
 
 from __future__ import annotations
@@ -23,11 +24,16 @@ from podnet.naming import host_veth_name
 from podnet.netns import NetnsWorker
 
 
+# A fresh sandbox holds only lo (ifindex 1), so its eth0 can be given ifindex 2.
+POD_IFINDEX = 2
+
+
 class BuiltinBridge:
     def __init__(self, worker: NetnsWorker, sockets: netlink.Sockets):
         self.worker = worker
         self.sockets = sockets
         self._bridges: dict[tuple[str, str], int] = {}
+        self._next_index: dict[str, int] = {}
 
     def add(self, config: dict[str, Any], sandbox: Sandbox) -> dict[str, Any]:
         bridge = config.get("bridge", "cni0")
@@ -47,13 +53,13 @@ class BuiltinBridge:
         node = self.sockets(sandbox.node_ns)
         try:
             bridge_index = self._ensure_bridge(sandbox.node_ns, bridge, IPv4Interface(f"{pod_range.gateway}/{subnet.prefixlen}"))
-            netlink.create_veth(node, sandbox.node_ns, host_if, sandbox.ifname, sandbox.pod_ns)
-            netlink.attach_to_bridge(node, sandbox.node_ns, host_if, bridge_index, bool(config.get("hairpinMode")))
+            host_index = self._create_veth(sandbox, host_if, bridge_index)
+            if config.get("hairpinMode"):
+                netlink.set_hairpin(node, sandbox.node_ns, host_index)
             pod = self.sockets(sandbox.pod_ns)
-            pod_index = netlink.index_of(pod, sandbox.pod_ns, sandbox.ifname)
-            netlink.ensure_address(pod, sandbox.pod_ns, pod_index, IPv4Interface(f"{address}/{subnet.prefixlen}"))
-            netlink.set_up(pod, sandbox.pod_ns, sandbox.ifname)
-            netlink.add_default_route(pod, sandbox.pod_ns, pod_range.gateway, sandbox.ifname)
+            netlink.ensure_address(pod, sandbox.pod_ns, POD_IFINDEX, IPv4Interface(f"{address}/{subnet.prefixlen}"))
+            netlink.set_up(pod, sandbox.pod_ns, sandbox.ifname, POD_IFINDEX)
+            netlink.add_default_route(pod, sandbox.pod_ns, pod_range.gateway, POD_IFINDEX)
         except KernelError as exc:
             raise CniError(BUILTIN_TYPE, "ADD", 11, str(exc)) from None
         return {
@@ -80,6 +86,22 @@ class BuiltinBridge:
             netlink.delete_link(node, sandbox.node_ns, host_veth_name(sandbox.container_id))
         except KernelError:
             pass  # the node namespace is gone: so is the veth
+
+    def _create_veth(self, sandbox: Sandbox, host_if: str, bridge_index: int) -> int:
+        """Create the Pod's veth pair in one request, choosing both ifindexes so that no
+        lookup is needed afterwards; returns the host end's index."""
+        node = self.sockets(sandbox.node_ns)
+        index = self._next_index.get(sandbox.node_ns) or netlink.max_index(node) + 1
+        try:
+            netlink.create_pod_veth(node, sandbox.node_ns, host_if, index, bridge_index,
+                                    sandbox.ifname, sandbox.pod_ns, POD_IFINDEX)
+        except KernelError:
+            # Someone else took that index (a student adding a link by hand): look again.
+            index = netlink.max_index(node) + 1
+            netlink.create_pod_veth(node, sandbox.node_ns, host_if, index, bridge_index,
+                                    sandbox.ifname, sandbox.pod_ns, POD_IFINDEX)
+        self._next_index[sandbox.node_ns] = index + 1
+        return index
 
     def _ensure_bridge(self, node_ns: str, bridge: str, gateway: IPv4Interface) -> int:
         key = (node_ns, bridge)

@@ -14,6 +14,7 @@ from __future__ import annotations
 import fcntl
 import os
 from dataclasses import dataclass
+from typing import Iterator
 from ipaddress import IPv4Address, IPv4Network
 
 LAST_RESERVED = "last_reserved_ip.0"
@@ -49,17 +50,17 @@ class PodRange:
         """Addresses left for Pods: the slice less network, gateway and broadcast."""
         return max(self.subnet.num_addresses - 3, 0)
 
-    def candidates(self, after: IPv4Address | None) -> list[IPv4Address]:
-        """Addresses in host-local's search order, starting after ``after``."""
+    def candidates(self, after: IPv4Address | None) -> Iterator[IPv4Address]:
+        """Addresses in host-local's search order, starting after ``after`` (lazily: the
+        first free one is usually the first tried)."""
         first, last = int(self.first), int(self.last)
+        gateway = int(self.gateway)
         span = last - first + 1
         start = first if after is None or not first <= int(after) <= last else int(after) + 1
-        order = []
         for offset in range(span):
             value = first + (start - first + offset) % span
-            if value != int(self.gateway):
-                order.append(IPv4Address(value))
-        return order
+            if value != gateway:
+                yield IPv4Address(value)
 
 
 class HostLocalStore:

@@ -71,7 +71,7 @@ def test_pod_range_slash_24():
     assert rng.last == IPv4Address("10.244.1.254")
     assert rng.gateway == IPv4Address("10.244.1.1")
     assert rng.pod_capacity == 253
-    cands = rng.candidates(None)
+    cands = list(rng.candidates(None))
     assert cands[0] == IPv4Address("10.244.1.2")
     assert cands[-1] == IPv4Address("10.244.1.254")
     assert rng.gateway not in cands
@@ -81,17 +81,17 @@ def test_pod_range_slash_24():
 def test_pod_range_slash_30_has_one_address():
     rng = PodRange(IPv4Network("10.244.0.0/30"))
     assert rng.pod_capacity == 1
-    assert rng.candidates(None) == [IPv4Address("10.244.0.2")]
+    assert list(rng.candidates(None)) == [IPv4Address("10.244.0.2")]
 
 
 def test_candidates_continue_after_last_and_wrap():
     rng = PodRange(IPv4Network("10.244.0.0/29"))  # .1 gateway, .2-.6 pods
-    assert rng.candidates(IPv4Address("10.244.0.4")) == [
+    assert list(rng.candidates(IPv4Address("10.244.0.4"))) == [
         IPv4Address(f"10.244.0.{i}") for i in (5, 6, 2, 3, 4)
     ]
-    assert rng.candidates(IPv4Address("10.244.0.6"))[0] == IPv4Address("10.244.0.2")
+    assert list(rng.candidates(IPv4Address("10.244.0.6")))[0] == IPv4Address("10.244.0.2")
     # A last-reserved IP outside the range restarts at the beginning.
-    assert rng.candidates(IPv4Address("10.9.9.9"))[0] == IPv4Address("10.244.0.2")
+    assert list(rng.candidates(IPv4Address("10.9.9.9")))[0] == IPv4Address("10.244.0.2")
 
 
 # --- HostLocalStore ------------------------------------------------------------------------
