@@ -69,6 +69,8 @@ def build_parser() -> argparse.ArgumentParser:
     up.add_argument("--underlay-cidr", help="node network (default 192.168.77.0/24)")
     up.add_argument("--cni", help="bridge, ptp, builtin, none or missing (default bridge)")
     up.add_argument("--max-pods", help="kubelet maxPods (default 110)")
+    up.add_argument("--static-arp", help="auto, on or off: permanent neighbour entries, "
+                    "switched on by auto when a lab would overflow the kernel's shared ARP table")
     up.add_argument("-d", "--detach", action="store_true", help="return once the lab is ready")
     _add_output(up)
 
@@ -97,6 +99,18 @@ def build_parser() -> argparse.ArgumentParser:
     cni.add_argument("action", choices=("install",))
     cni.add_argument("plugin", help="bridge, ptp or builtin")
     _add_output(cni)
+
+    probe = sub.add_parser("probe", help="send a probe and show where it arrived and how (or --all: the matrix)")
+    _add_lab(probe)
+    probe.add_argument("source", nargs="?", help="node or Pod to send from")
+    probe.add_argument("destination", nargs="?", help="address, node or Pod")
+    probe.add_argument("-p", "--protocol", default="icmp", help="icmp, udp or tcp (default icmp)")
+    probe.add_argument("--port", help="destination port (udp and tcp)")
+    probe.add_argument("--timeout", default="1", help="seconds to wait (default 1)")
+    probe.add_argument("--all", action="store_true", help="every Pod and node to every Pod, UDP and TCP")
+    probe.add_argument("--protocols", default="udp,tcp", help="with --all: udp, tcp or udp,tcp")
+    probe.add_argument("--no-nodes", action="store_true", help="with --all: Pods only, no node-to-Pod pairs")
+    _add_output(probe)
 
     cli = sub.add_parser("cli", help="open the interactive CLI on a running lab")
     _add_lab(cli)
@@ -151,6 +165,7 @@ def cmd_up(args) -> int:
         "node_cidr_mask_size": args.node_cidr_mask_size, "service_cidr": args.service_cluster_ip_range,
         "underlay_cidr": args.underlay_cidr, "cni": args.cni, "max_pods": args.max_pods,
         "node_count": args.node_count, "pods_per_node": args.pods_per_node,
+        "static_arp": args.static_arp,
     }
     topology = spec_mod.topology_path(args.topology, TOPOLOGIES_DIR) if args.topology else None
     spec = spec_mod.spec_from_sources(topology, overrides)
@@ -223,7 +238,7 @@ def _run_cli(lab: controller.Lab, elapsed: float) -> int:
         failed = cli.failed_lines
     finally:
         net.stop_shells()
-    if failed:
+    if failed and not tty:
         sys.stderr.write(f"{PROG}: {len(failed)} line(s) failed: {'; '.join(failed[:5])}\n")
         return EXIT_FAILED
     return EXIT_OK
@@ -314,6 +329,72 @@ def cmd_cni(args) -> int:
     return EXIT_OK if running == len(lab.state.pods) else EXIT_FAILED
 
 
+def cmd_probe(args) -> int:
+    from podnet.probes import matrix, report
+    from podnet.probes.runner import ProbeSession
+    from podnet.probes.verdict import REACHED, summary
+
+    name = _lab_name(args.name)
+    timeout = _parse_seconds("timeout", args.timeout)
+    if args.all:
+        if args.source or args.destination:
+            raise InputError("probe", args.source, "--all takes no source or destination")
+        protocols = tuple(p for p in args.protocols.split(",") if p)
+        if not protocols or any(p not in ("udp", "tcp") for p in protocols):
+            raise InputError("protocols", args.protocols, "use udp, tcp or udp,tcp")
+    else:
+        if not args.source or not args.destination:
+            raise InputError("probe", " ".join(filter(None, [args.source, args.destination])) or "",
+                             "give SOURCE and DESTINATION, or --all")
+        port = None
+        if args.port is not None:
+            from podnet.addressing import parse_int
+            port = parse_int("port", args.port, 1, 65535)
+    _require_root()
+    lab = controller.Lab.open(name)
+    try:
+        if args.all:
+            show = _progress_printer(sys.stderr.isatty() and args.output != "json")
+            result = matrix.run(lab, protocols, include_nodes=not args.no_nodes,
+                                timeout=max(timeout, 2.0), progress=show)
+            if args.output == "json":
+                print(json.dumps(result.to_json(), indent=2))
+            else:
+                node_of = {p.name: p.node for p in lab.state.pods.values()}
+                print(report.grid(result, node_of))
+                print(report.legend(result))
+                print(report.summary_line(result))
+                for line in report.failure_lines(result):
+                    print(line)
+            return EXIT_OK if result.ok else EXIT_FAILED
+        session = ProbeSession(lab)
+        try:
+            verdict = session.probe(args.source, args.destination, args.protocol, port, timeout)
+        finally:
+            session.close()
+        if args.output == "json":
+            print(json.dumps(verdict.to_json(), indent=2))
+        else:
+            print(summary(verdict, session.book.describe))
+            for seen in verdict.path:
+                print(f"  seen in {seen.name:<12} {seen.iface:<14} {seen.direction:<3} "
+                      f"{seen.src}{':' + str(seen.sport) if seen.sport else ''} -> "
+                      f"{seen.dst}{':' + str(seen.dport) if seen.dport else ''}  ttl {seen.ttl}")
+        return EXIT_OK if verdict.status == REACHED else EXIT_FAILED
+    finally:
+        lab.close()
+
+
+def _parse_seconds(field: str, value: str) -> float:
+    try:
+        seconds = float(value)
+    except ValueError:
+        raise InputError(field, value, "must be a number of seconds from 0.1 to 60") from None
+    if not 0.1 <= seconds <= 60:
+        raise InputError(field, value, "must be a number of seconds from 0.1 to 60")
+    return seconds
+
+
 def cmd_list(args) -> int:
     rows = []
     for name in state_store.list_labs():
@@ -356,7 +437,7 @@ def cmd_clean(args) -> int:
 
 HANDLERS = {
     "up": cmd_up, "down": cmd_down, "get": cmd_get, "describe": cmd_describe, "exec": cmd_exec,
-    "cni": cmd_cni, "cli": cmd_cli, "list": cmd_list, "clean": cmd_clean,
+    "cni": cmd_cni, "cli": cmd_cli, "list": cmd_list, "clean": cmd_clean, "probe": cmd_probe,
 }
 
 

@@ -22,13 +22,13 @@ from typing import Callable
 
 from podnet import netlink, netns, plan, reconcile, state as state_store, underlay
 from podnet.cni.builtin import BuiltinBridge
-from podnet.cni.config import CONFLIST_NAME, render_conflist
+from podnet.cni.config import BRIDGE_NAME, CONFLIST_NAME, render_conflist
 from podnet.cni.runtime import CniRuntime
 from podnet.errors import InputError, KernelError, LabConflict
 from podnet.kubelet import Kubelet, refresh_node_readiness
-from podnet.model import LabState
+from podnet.model import RUNNING, LabState
 from podnet.naming import UNDERLAY_NAME, netns_name
-from podnet.routing import hostgw
+from podnet.routing import hostgw, neighbours
 from podnet.spec import ClusterSpec
 
 log = logging.getLogger(__name__)
@@ -93,7 +93,52 @@ class Lab:
         self.write_cni_configs(cni)
         self.sync_routes()
         self.kubelet.sync(lambda d, t: progress("pods", d, t))
+        self.settle()
         self.save()
+
+    # -- after the kubelets: bridges and neighbours ----------------------------------------------
+
+    def settle(self) -> None:
+        """Pin every node bridge's MAC, then (for big labs) write static neighbours."""
+        for node in self.state.nodes.values():
+            ns = netns_name(self.state.name, node.name)
+            netlink.pin_mac(self.sockets(ns), ns, BRIDGE_NAME)
+        if self.state.static_arp:
+            self.sync_neighbours()
+
+    def sync_neighbours(self) -> int:
+        """Make every namespace's permanent neighbour entries match :func:`neighbours.desired`;
+        returns how many entries were written or removed."""
+        lab = self.state.name
+        macs: dict[tuple[str, str], str] = {}
+        for node in self.state.nodes.values():
+            sock = self.sockets(netns_name(lab, node.name))
+            for ifname in ("eth0", BRIDGE_NAME):
+                mac = netlink.link_mac(sock, ifname)
+                if mac:
+                    macs[(node.name, ifname)] = mac
+        for pod in self.state.pods.values():
+            if pod.phase != RUNNING:
+                continue
+            mac = netlink.link_mac(self.sockets(netns_name(lab, pod.name)), "eth0")
+            if mac:
+                macs[(pod.name, "eth0")] = mac
+            if self.state.spec.cni == "ptp" and pod.host_veth and pod.node:
+                host_mac = netlink.link_mac(self.sockets(netns_name(lab, pod.node)), pod.host_veth)
+                if host_mac:
+                    macs[(pod.node, pod.host_veth)] = host_mac
+        ours = [self.state.spec.cluster_cidr, self.state.spec.underlay_cidr]
+        changed = 0
+        for name, entries in neighbours.desired(self.state, macs).items():
+            ns = netns_name(lab, name)
+            sock = self.sockets(ns)
+            actual = netlink.permanent_neighbours(sock)
+            stale = {e for e in actual - entries if any(e.ip in net for net in ours)}
+            fresh = entries - actual
+            if fresh or stale:
+                netlink.apply_neighbours(sock, ns, sorted(fresh), sorted(stale))
+                changed += len(fresh) + len(stale)
+        return changed
 
     # -- routes (the CNI's route controller, host-gw) ------------------------------------------
 
@@ -144,6 +189,8 @@ def up(spec: ClusterSpec, progress: Progress = _quiet, detached: bool = False) -
         lab.sync_routes()
         progress("routes", 1, 1)
         lab.kubelet.sync(lambda d, t: progress("pods", d, t))
+        lab_state.static_arp = neighbours.wanted(lab_state, spec.static_arp, neighbours.read_gc_thresh3())
+        lab.settle()
         lab_state.status = "running"
         lab.save()
     except BaseException:

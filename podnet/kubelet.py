@@ -93,25 +93,22 @@ class Kubelet:
             pod.phase = PENDING
             return False
         node = self.state.nodes[pod.node]
+        max_pods = self.state.spec.max_pods
         if node.network_unavailable:
+            why = (f"node {node.name} has no podCIDR ({node.network_unavailable})", "FailedScheduling",
+                   "0/1 nodes are available: 1 node(s) had untolerated taint {node.kubernetes.io/network-unavailable: } "
+                   f"({node.name} has no podCIDR: {node.network_unavailable})", "default-scheduler")
+        elif not node.ready:
+            why = (node.ready_message, "NetworkNotReady", f"network is not ready: {node.ready_message}", "kubelet")
+        elif bound[node.name] >= max_pods:
+            why = (f"node {node.name} already has maxPods={max_pods} Pods", "FailedScheduling",
+                   f"0/1 nodes are available: 1 Too many pods ({node.name} maxPods {max_pods})", "default-scheduler")
+        else:
+            why = None
+        if why is not None:
             pod.phase = PENDING
-            pod.message = f"node {node.name} has no podCIDR ({node.network_unavailable})"
-            add_event(pod.events, "Warning", "FailedScheduling",
-                      f"0/1 nodes are available: 1 node(s) had untolerated taint {{node.kubernetes.io/network-unavailable: }} ({node.name} has no podCIDR: {node.network_unavailable})",
-                      "default-scheduler")
-            return False
-        if not node.ready:
-            pod.phase = PENDING
-            pod.message = node.ready_message
-            add_event(pod.events, "Warning", "NetworkNotReady",
-                      f"network is not ready: {node.ready_message}", "kubelet")
-            return False
-        if bound[node.name] >= self.state.spec.max_pods:
-            pod.phase = PENDING
-            pod.message = f"node {node.name} already has maxPods={self.state.spec.max_pods} Pods"
-            add_event(pod.events, "Warning", "FailedScheduling",
-                      f"0/1 nodes are available: 1 Too many pods ({node.name} maxPods {self.state.spec.max_pods})",
-                      "default-scheduler")
+            pod.message, reason, event_message, source = why
+            add_event(pod.events, "Warning", reason, event_message, source)
             return False
         bound[node.name] += 1
         return True

@@ -106,6 +106,7 @@ class LabState:
     owner_pid: int | None = None
     owner_start: str | None = None  # /proc/PID/stat start time, guards against PID reuse
     detached: bool = False
+    static_arp: bool = False  # permanent neighbour entries written by the controller
     created: float = field(default_factory=time.time)
     namespaces: list[str] = field(default_factory=list)  # every netns the lab may have made
     nodes: dict[str, NodeState] = field(default_factory=dict)
@@ -122,6 +123,7 @@ class LabState:
             "ownerPid": self.owner_pid,
             "ownerStart": self.owner_start,
             "detached": self.detached,
+            "staticArp": self.static_arp,
             "created": self.created,
             "namespaces": list(self.namespaces),
             "nodes": [asdict(n) for n in self.nodes.values()],
@@ -146,6 +148,7 @@ class LabState:
             owner_pid=data.get("ownerPid"),
             owner_start=data.get("ownerStart"),
             detached=data.get("detached", False),
+            static_arp=data.get("staticArp", False),
             created=data.get("created", time.time()),
             namespaces=list(data.get("namespaces", [])),
             nodes=nodes,

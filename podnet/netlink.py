@@ -258,3 +258,55 @@ def open_and_raise_lo() -> IPRoute:
 
 
 SocketFactory = Callable[[str], IPRoute]
+
+
+NUD_PERMANENT = 0x80
+
+
+def link_mac(ipr: IPRoute, ifname: str) -> str | None:
+    index = lookup(ipr, ifname)
+    if index is None:
+        return None
+    return ipr.link("get", index=index)[0].get_attr("IFLA_ADDRESS")
+
+
+def pin_mac(ipr: IPRoute, ns: str, ifname: str) -> str | None:
+    """Set a bridge's MAC to the one it has now. A bridge without an explicit MAC takes the
+    lowest MAC of its ports, so every new Pod could change the gateway's MAC under the Pods'
+    ARP caches; an explicit one never changes."""
+    index = lookup(ipr, ifname)
+    if index is None:
+        return None
+    link = ipr.link("get", index=index)[0]
+    mac = link.get_attr("IFLA_ADDRESS")
+    if link.get_attr("IFLA_ADDR_ASSIGN_TYPE") == 3:  # NET_ADDR_SET: pinned already
+        return mac
+    try:
+        ipr.link("set", index=index, address=mac)
+    except NetlinkError as exc:
+        raise _fail(f"pin the MAC of {ifname}", ns, exc) from None
+    return mac
+
+
+def permanent_neighbours(ipr: IPRoute):
+    from podnet.routing.neighbours import Neighbour
+
+    names = {link["index"]: link.get_attr("IFLA_IFNAME") for link in ipr.get_links()}
+    found = set()
+    for msg in ipr.get_neighbours(family=2):
+        if msg["state"] & NUD_PERMANENT and msg.get_attr("NDA_LLADDR"):
+            found.add(Neighbour(IPv4Address(msg.get_attr("NDA_DST")), msg.get_attr("NDA_LLADDR"), names.get(msg["ifindex"], "?")))
+    return found
+
+
+def apply_neighbours(ipr: IPRoute, ns: str, add, delete) -> None:
+    for entry in delete:
+        try:
+            ipr.neigh("del", dst=str(entry.ip), ifindex=index_of(ipr, ns, entry.dev))
+        except (NetlinkError, KernelError):
+            pass  # gone already
+    for entry in add:
+        try:
+            ipr.neigh("replace", dst=str(entry.ip), lladdr=entry.mac, ifindex=index_of(ipr, ns, entry.dev), state=NUD_PERMANENT)
+        except NetlinkError as exc:
+            raise _fail(f"add neighbour {entry.ip} lladdr {entry.mac} dev {entry.dev}", ns, exc) from None

@@ -35,6 +35,7 @@ FIRST_NODE_HOST = 11
 
 CNI_CHOICES = ("bridge", "ptp", "builtin", "none", "missing")
 ROUTING_CHOICES = ("host-gw",)
+STATIC_ARP_CHOICES = ("auto", "on", "off")
 ROLES = ("control-plane", "worker")
 MAX_NODES = 250
 MAX_PODS_TOTAL = 5000
@@ -62,6 +63,7 @@ class ClusterSpec:
     cni: str = "bridge"
     routing: str = "host-gw"
     max_pods: int = DEFAULT_MAX_PODS
+    static_arp: str = "auto"
     nodes: tuple[NodeSpec, ...] = ()
     pods: tuple[PodSpec, ...] = ()
 
@@ -75,6 +77,7 @@ class ClusterSpec:
             "cni": self.cni,
             "routing": self.routing,
             "maxPods": self.max_pods,
+            "staticArp": self.static_arp,
             "nodes": [{"name": n.name, "role": n.role} for n in self.nodes],
             "pods": [{"name": p.name, "nodeName": p.node} for p in self.pods],
         }
@@ -90,6 +93,7 @@ class ClusterSpec:
             cni=data["cni"],
             routing=data["routing"],
             max_pods=data["maxPods"],
+            static_arp=data.get("staticArp", "auto"),
             nodes=[(n["name"], n["role"]) for n in data["nodes"]],
             pods=[(p["name"], p.get("nodeName")) for p in data["pods"]],
         )
@@ -118,6 +122,7 @@ def build_spec(
     cni: object = "bridge",
     routing: object = "host-gw",
     max_pods: object = DEFAULT_MAX_PODS,
+    static_arp: object = "auto",
     nodes: list[tuple[object, object]] | None = None,
     pods: list[tuple[object, object]] | None = None,
 ) -> ClusterSpec:
@@ -139,6 +144,8 @@ def build_spec(
     if routing not in ROUTING_CHOICES:
         raise InputError("routing", routing, "must be one of " + ", ".join(ROUTING_CHOICES))
     max_pods_n = addressing.parse_int("max-pods", max_pods, 1, MAX_PODS_TOTAL)
+    if static_arp not in STATIC_ARP_CHOICES:
+        raise InputError("static-arp", static_arp, "must be one of " + ", ".join(STATIC_ARP_CHOICES))
 
     node_specs: list[NodeSpec] = []
     seen: dict[str, str] = {}
@@ -171,6 +178,7 @@ def build_spec(
     return ClusterSpec(
         name=lab, cluster_cidr=cluster, node_cidr_mask_size=mask, service_cidr=service,
         underlay_cidr=underlay, cni=cni, routing=routing, max_pods=max_pods_n,  # type: ignore[arg-type]
+        static_arp=static_arp,  # type: ignore[arg-type]
         nodes=tuple(node_specs), pods=tuple(pod_specs),
     )
 
@@ -188,7 +196,8 @@ def _check_object_name(field_name: str, value: object, seen: dict[str, str], kin
 # --- topology files ---------------------------------------------------------------------------
 
 TOPOLOGY_KEYS = {"name", "networking", "nodes", "podsPerNode", "pods", "description", "kind", "apiVersion"}
-NETWORKING_KEYS = {"clusterCIDR", "nodeCIDRMaskSize", "serviceCIDR", "underlayCIDR", "cni", "routing", "maxPods"}
+NETWORKING_KEYS = {"clusterCIDR", "nodeCIDRMaskSize", "serviceCIDR", "underlayCIDR", "cni", "routing", "maxPods",
+                   "staticArp"}
 KIND_NETWORKING_KEYS = {
     "podSubnet", "serviceSubnet", "disableDefaultCNI", "ipFamily", "apiServerAddress",
     "apiServerPort", "kubeProxyMode", "dnsSearch",
@@ -230,7 +239,7 @@ def _from_podnet_topology(path: str, data: dict[str, Any]) -> dict[str, Any]:
     mapping = {
         "clusterCIDR": "cluster_cidr", "nodeCIDRMaskSize": "node_cidr_mask_size",
         "serviceCIDR": "service_cidr", "underlayCIDR": "underlay_cidr", "cni": "cni",
-        "routing": "routing", "maxPods": "max_pods",
+        "routing": "routing", "maxPods": "max_pods", "staticArp": "static_arp",
     }
     for key, arg in mapping.items():
         if key in networking:
@@ -256,22 +265,23 @@ def _from_podnet_topology(path: str, data: dict[str, Any]) -> dict[str, Any]:
     return args
 
 
-def _node_entry(index: int, entry: object) -> tuple[object, object]:
+def _entry(list_name: str, index: int, entry: object, second: str) -> tuple[object, object]:
+    """One ``{name, <second>}`` mapping of the ``nodes`` or ``pods`` list."""
+    where = f"{list_name}[{index}]"
     if not isinstance(entry, dict) or "name" not in entry:
-        raise InputError(f"nodes[{index}]", entry, "must be a mapping with a name (and optional role)")
-    extra = set(entry) - {"name", "role"}
+        raise InputError(where, entry, f"must be a mapping with a name (and optional {second})")
+    extra = set(entry) - {"name", second}
     if extra:
-        raise InputError(f"nodes[{index}] key", sorted(extra, key=str)[0], "allowed keys: name, role")
-    return entry["name"], entry.get("role")
+        raise InputError(f"{where} key", sorted(extra, key=str)[0], f"allowed keys: name, {second}")
+    return entry["name"], entry.get(second)
+
+
+def _node_entry(index: int, entry: object) -> tuple[object, object]:
+    return _entry("nodes", index, entry, "role")
 
 
 def _pod_entry(index: int, entry: object) -> tuple[object, object]:
-    if not isinstance(entry, dict) or "name" not in entry:
-        raise InputError(f"pods[{index}]", entry, "must be a mapping with a name (and optional nodeName)")
-    extra = set(entry) - {"name", "nodeName"}
-    if extra:
-        raise InputError(f"pods[{index}] key", sorted(extra, key=str)[0], "allowed keys: name, nodeName")
-    return entry["name"], entry.get("nodeName")
+    return _entry("pods", index, entry, "nodeName")
 
 
 def _from_kind_config(path: str, data: dict[str, Any]) -> dict[str, Any]:

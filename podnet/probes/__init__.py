@@ -1,0 +1,1 @@
+"""Probes: real packets that prove (or disprove) what the network model promises."""

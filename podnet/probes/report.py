@@ -1,0 +1,92 @@
+"""How probe results read for people: the reachability grid and its legend.
+
+Mirrors the summary Kubernetes' e2e networking tests log ("N/M endpoints answered, missing:
+...") as a picture: one row per source, one column per target. Pure formatting.
+"""
+
+from __future__ import annotations
+
+from podnet.probes.matrix import MatrixResult
+
+OK, NAT, MISS, ERR, SELF = "ok", "NAT", "--", "ERR", "."
+FULL_GRID_LIMIT = 16
+
+
+def cell(result: MatrixResult, src: str, dst: str) -> str:
+    if src == dst:
+        return SELF
+    pairs = [result.pairs[(src, dst, p)] for p in result.protocols if (src, dst, p) in result.pairs]
+    if all(p.ok for p in pairs):
+        return OK
+    if any(p.error and not p.answered and "no answer" not in p.error for p in pairs):
+        return ERR
+    if any(not p.answered for p in pairs):
+        return MISS
+    return NAT
+
+
+def grid(result: MatrixResult, node_of: dict[str, str]) -> str:
+    """A full grid for small labs; a node-by-node grid of answered pairs for big ones."""
+    if len(result.targets) <= FULL_GRID_LIMIT:
+        return _full_grid(result)
+    return _node_grid(result, node_of)
+
+
+def _full_grid(result: MatrixResult) -> str:
+    width = max([len(t) for t in result.targets] + [3])
+    head_width = max(len(s) for s in result.sources)
+    lines = [" " * head_width + "  " + " ".join(t.rjust(width) for t in result.targets)]
+    for src in result.sources:
+        lines.append(src.ljust(head_width) + "  " + " ".join(cell(result, src, t).rjust(width) for t in result.targets))
+    return "\n".join(lines)
+
+
+def _node_grid(result: MatrixResult, node_of: dict[str, str]) -> str:
+    nodes = sorted({node_of[t] for t in result.targets}, key=lambda n: (len(n), n))
+    rows = sorted({node_of.get(s, s) for s in result.sources}, key=lambda n: (len(n), n))
+    counts: dict[tuple[str, str], list[int]] = {}
+    for (src, dst, _proto), pair in result.pairs.items():
+        key = (node_of.get(src, src), node_of[dst])
+        total = counts.setdefault(key, [0, 0])
+        total[1] += 1
+        total[0] += pair.ok
+    cells = {k: f"{v[0]}/{v[1]}" for k, v in counts.items()}
+    width = max([len(c) for c in cells.values()] + [len(n) for n in nodes])
+    head = max(len(r) for r in rows) + 2
+    lines = ["(pairs that passed, grouped by the source's and the target's node)",
+             "from \\ to".ljust(head) + " ".join(n.rjust(width) for n in nodes)]
+    for row in rows:
+        lines.append(row.ljust(head) + " ".join(cells.get((row, n), "-").rjust(width) for n in nodes))
+    return "\n".join(lines)
+
+
+def legend(result: MatrixResult) -> str:
+    protocols = "+".join(p.upper() for p in result.protocols)
+    return (f"{OK}: answered with its own name over {protocols}, and saw the client's own address "
+            f"(no NAT)   {NAT}: answered, but saw another source address   {MISS}: no answer   "
+            f"{ERR}: the probe could not run")
+
+
+def summary_line(result: MatrixResult) -> str:
+    failed = len(result.failures)
+    pairs = len(result.pairs)
+    rate = pairs / result.seconds if result.seconds else 0.0
+    verdict = "PASS" if result.ok else "FAIL"
+    return (f"{verdict}: {pairs - failed}/{pairs} pairs passed ({len(result.sources)} sources x "
+            f"{len(result.targets)} Pods, {'+'.join(result.protocols)}) in {result.seconds:.2f}s "
+            f"({rate:,.0f} pairs/s)")
+
+
+def failure_lines(result: MatrixResult, limit: int = 20) -> list[str]:
+    lines = []
+    for pair in result.failures[:limit]:
+        if pair.error:
+            why = pair.error
+        elif not pair.name_ok:
+            why = "answered with another name"
+        else:
+            why = f"the target saw {pair.seen_source}, not the client's own address"
+        lines.append(f"  {pair.proto.upper()} {pair.source} -> {pair.target}: {why}")
+    if len(result.failures) > limit:
+        lines.append(f"  ... and {len(result.failures) - limit} more (-o json lists them all)")
+    return lines
