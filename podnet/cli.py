@@ -69,6 +69,8 @@ def build_parser() -> argparse.ArgumentParser:
     up.add_argument("--underlay-cidr", help="node network (default 192.168.77.0/24)")
     up.add_argument("--cni", help="bridge, ptp, builtin, none or missing (default bridge)")
     up.add_argument("--max-pods", help="kubelet maxPods (default 110)")
+    up.add_argument("--network-model", help="kubernetes (default) or docker: the same machines with "
+                    "a Docker bridge each (172.17.0.0/16 everywhere, NAT, published ports)")
     up.add_argument("--static-arp", help="auto, on or off: permanent neighbour entries, "
                     "switched on by auto when a lab would overflow the kernel's shared ARP table")
     up.add_argument("-d", "--detach", action="store_true", help="return once the lab is ready")
@@ -111,6 +113,13 @@ def build_parser() -> argparse.ArgumentParser:
     probe.add_argument("--protocols", default="udp,tcp", help="with --all: udp, tcp or udp,tcp")
     probe.add_argument("--no-nodes", action="store_true", help="with --all: Pods only, no node-to-Pod pairs")
     _add_output(probe)
+
+    compare = sub.add_parser("compare", help="measure Kubernetes' flat network against a Docker bridge, side by side")
+    compare.add_argument("--name", default="compare", help="prefix of the two labs (default compare)")
+    compare.add_argument("--nodes", default="3", help="machines in each lab (default 3, at least 2)")
+    compare.add_argument("--pods-per-node", default="2", help="workloads per machine (default 2)")
+    compare.add_argument("--keep", action="store_true", help="leave both labs running afterwards")
+    _add_output(compare)
 
     cli = sub.add_parser("cli", help="open the interactive CLI on a running lab")
     _add_lab(cli)
@@ -165,7 +174,7 @@ def cmd_up(args) -> int:
         "node_cidr_mask_size": args.node_cidr_mask_size, "service_cidr": args.service_cluster_ip_range,
         "underlay_cidr": args.underlay_cidr, "cni": args.cni, "max_pods": args.max_pods,
         "node_count": args.node_count, "pods_per_node": args.pods_per_node,
-        "static_arp": args.static_arp,
+        "static_arp": args.static_arp, "model": args.network_model,
     }
     topology = spec_mod.topology_path(args.topology, TOPOLOGIES_DIR) if args.topology else None
     spec = spec_mod.spec_from_sources(topology, overrides)
@@ -212,8 +221,12 @@ def _print_up_summary(lab: controller.Lab, elapsed: float, output: str) -> None:
                       "pods": [commands.views.pod_json(state, p) for p in state.pods.values()]},
         }, indent=2))
         return
-    print(f"lab {state.name} is up in {elapsed:.2f}s: {len(state.nodes)} nodes, {running}/{len(state.pods)} Pods Running "
-          f"(cni {state.spec.cni}, routing {state.spec.routing})")
+    if state.spec.model == "docker":
+        print(f"lab {state.name} is up in {elapsed:.2f}s: {len(state.nodes)} Docker hosts, {running}/{len(state.pods)} "
+              "containers running (docker0 172.17.0.0/16 on every host, MASQUERADE, published ports)")
+    else:
+        print(f"lab {state.name} is up in {elapsed:.2f}s: {len(state.nodes)} nodes, {running}/{len(state.pods)} Pods Running "
+              f"(cni {state.spec.cni}, routing {state.spec.routing})")
     print()
     print(commands.get(state, "nodes"))
     print()
@@ -375,7 +388,7 @@ def cmd_probe(args) -> int:
         if args.output == "json":
             print(json.dumps(verdict.to_json(), indent=2))
         else:
-            print(summary(verdict, session.book.describe))
+            print(summary(verdict, session.describer(args.source)))
             for seen in verdict.path:
                 print(f"  seen in {seen.name:<12} {seen.iface:<14} {seen.direction:<3} "
                       f"{seen.src}{':' + str(seen.sport) if seen.sport else ''} -> "
@@ -383,6 +396,40 @@ def cmd_probe(args) -> int:
         return EXIT_OK if verdict.status == REACHED else EXIT_FAILED
     finally:
         lab.close()
+
+
+def cmd_compare(args) -> int:
+    from podnet import compare
+    from podnet.addressing import parse_int
+
+    prefix = check_lab_name(args.name)
+    nodes = parse_int("nodes", args.nodes, 2, 20)
+    per_node = parse_int("pods-per-node", args.pods_per_node, 1, 20)
+    for suffix in ("k8s", "docker"):
+        check_lab_name(f"{prefix}-{suffix}")
+        if state_store.exists(f"{prefix}-{suffix}"):
+            raise errors.LabConflict(f"lab {prefix}-{suffix} already exists: 'podnet down --name {prefix}-{suffix}' first")
+    _require_root()
+    k8s, docker = compare.run(prefix, nodes, per_node, keep=args.keep,
+                              progress=_progress_printer(sys.stderr.isatty() and args.output != "json"))
+    if args.output == "json":
+        print(json.dumps({"kubernetes": k8s.to_json(), "docker": docker.to_json(),
+                          "rows": [dict(zip(("aspect", "kubernetes", "docker"), r)) for r in compare.rows(k8s, docker)]},
+                         indent=2))
+    else:
+        print(f"Kubernetes flat network vs Docker bridge: {nodes} machines, {per_node} workloads on each, measured")
+        print()
+        print(commands.views.table(["", "KUBERNETES (podnet, bridge CNI)", "DOCKER (docker0 on each host)"],
+                                   compare.rows(k8s, docker)))
+        print()
+        print("Evidence (real probes):")
+        for side in (k8s, docker):
+            for line in side.evidence:
+                print(f"  [{side.model}] {line}")
+        if args.keep:
+            print(f"\nBoth labs are still up: --name {prefix}-k8s and --name {prefix}-docker")
+    broken = [v for side in (k8s, docker) for v in (side.cross_host, side.to_workload) if v is None or v.status == "error"]
+    return EXIT_FAILED if broken else EXIT_OK
 
 
 def _parse_seconds(field: str, value: str) -> float:
@@ -438,6 +485,7 @@ def cmd_clean(args) -> int:
 HANDLERS = {
     "up": cmd_up, "down": cmd_down, "get": cmd_get, "describe": cmd_describe, "exec": cmd_exec,
     "cni": cmd_cni, "cli": cmd_cli, "list": cmd_list, "clean": cmd_clean, "probe": cmd_probe,
+    "compare": cmd_compare,
 }
 
 

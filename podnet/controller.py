@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from ipaddress import IPv4Network
 from typing import Callable
 
-from podnet import netlink, netns, plan, reconcile, state as state_store, underlay
+from podnet import dockerbridge, netlink, netns, plan, reconcile, state as state_store, underlay
 from podnet.cni.builtin import BuiltinBridge
 from podnet.cni.config import BRIDGE_NAME, CONFLIST_NAME, render_conflist
 from podnet.cni.runtime import CniRuntime
@@ -100,9 +100,10 @@ class Lab:
 
     def settle(self) -> None:
         """Pin every node bridge's MAC, then (for big labs) write static neighbours."""
+        bridge = dockerbridge.DOCKER_BRIDGE if self.state.spec.model == "docker" else BRIDGE_NAME
         for node in self.state.nodes.values():
             ns = netns_name(self.state.name, node.name)
-            netlink.pin_mac(self.sockets(ns), ns, BRIDGE_NAME)
+            netlink.pin_mac(self.sockets(ns), ns, bridge)
         if self.state.static_arp:
             self.sync_neighbours()
 
@@ -183,6 +184,12 @@ def up(spec: ClusterSpec, progress: Progress = _quiet, detached: bool = False) -
     lab = Lab(lab_state, paths)
     try:
         underlay.build(lab_state, lab.worker, lab.sockets, lambda d, t: progress("nodes", d, t))
+        if spec.model == "docker":
+            dockerbridge.build(lab, lambda d, t: progress("containers", d, t))
+            lab.settle()
+            lab_state.status = "running"
+            lab.save()
+            return lab
         lab.write_cni_configs(spec.cni)
         for node in lab_state.nodes.values():
             refresh_node_readiness(node)

@@ -85,6 +85,7 @@ class PodState:
     host_veth: str | None = None
     message: str = ""
     restarts: int = 0
+    published: list[str] = field(default_factory=list)  # Docker model: "HOSTPORT:PORT/tcp"
     created: float = field(default_factory=time.time)
     started: float | None = None
     events: list[Event] = field(default_factory=list)

@@ -34,7 +34,8 @@ def initial_state(spec: ClusterSpec) -> LabState:
     allocator = RangeAllocator(spec.cluster_cidr, spec.node_cidr_mask_size)
     for index, node in enumerate(spec.nodes):
         try:
-            cidr: str | None = str(allocator.allocate(node.name))
+            # A Docker host has no slice of a cluster range: every host uses 172.17.0.0/16.
+            cidr: str | None = None if spec.model == "docker" else str(allocator.allocate(node.name))
         except CidrNotAvailable as exc:
             cidr = None
             reason = str(exc)
@@ -42,8 +43,9 @@ def initial_state(spec: ClusterSpec) -> LabState:
             name=node.name, role=node.role, index=index,
             internal_ip=node_internal_ip(spec, index), pod_cidr=cidr,
         )
-        add_event(ns.events, "Normal", "RegisteredNode", f"Node {node.name} event: Registered Node {node.name} in Controller", "node-controller")
-        if cidr is None:
+        if spec.model != "docker":
+            add_event(ns.events, "Normal", "RegisteredNode", f"Node {node.name} event: Registered Node {node.name} in Controller", "node-controller")
+        if cidr is None and spec.model != "docker":
             ns.network_unavailable = CIDR_NOT_AVAILABLE
             add_event(ns.events, "Normal", CIDR_NOT_AVAILABLE, f"Node {node.name} status is now: {CIDR_NOT_AVAILABLE}", "cidrAllocator")
             add_event(ns.events, "Warning", "NodeCIDRAllocationFailed", reason, "cidrAllocator")

@@ -36,6 +36,7 @@ FIRST_NODE_HOST = 11
 CNI_CHOICES = ("bridge", "ptp", "builtin", "none", "missing")
 ROUTING_CHOICES = ("host-gw",)
 STATIC_ARP_CHOICES = ("auto", "on", "off")
+MODEL_CHOICES = ("kubernetes", "docker")
 ROLES = ("control-plane", "worker")
 MAX_NODES = 250
 MAX_PODS_TOTAL = 5000
@@ -64,6 +65,7 @@ class ClusterSpec:
     routing: str = "host-gw"
     max_pods: int = DEFAULT_MAX_PODS
     static_arp: str = "auto"
+    model: str = "kubernetes"  # or "docker": the single-host Docker bridge on every machine
     nodes: tuple[NodeSpec, ...] = ()
     pods: tuple[PodSpec, ...] = ()
 
@@ -78,6 +80,7 @@ class ClusterSpec:
             "routing": self.routing,
             "maxPods": self.max_pods,
             "staticArp": self.static_arp,
+            "model": self.model,
             "nodes": [{"name": n.name, "role": n.role} for n in self.nodes],
             "pods": [{"name": p.name, "nodeName": p.node} for p in self.pods],
         }
@@ -94,6 +97,7 @@ class ClusterSpec:
             routing=data["routing"],
             max_pods=data["maxPods"],
             static_arp=data.get("staticArp", "auto"),
+            model=data.get("model", "kubernetes"),
             nodes=[(n["name"], n["role"]) for n in data["nodes"]],
             pods=[(p["name"], p.get("nodeName")) for p in data["pods"]],
         )
@@ -123,6 +127,7 @@ def build_spec(
     routing: object = "host-gw",
     max_pods: object = DEFAULT_MAX_PODS,
     static_arp: object = "auto",
+    model: object = "kubernetes",
     nodes: list[tuple[object, object]] | None = None,
     pods: list[tuple[object, object]] | None = None,
 ) -> ClusterSpec:
@@ -144,6 +149,8 @@ def build_spec(
     if routing not in ROUTING_CHOICES:
         raise InputError("routing", routing, "must be one of " + ", ".join(ROUTING_CHOICES))
     max_pods_n = addressing.parse_int("max-pods", max_pods, 1, MAX_PODS_TOTAL)
+    if model not in MODEL_CHOICES:
+        raise InputError("network-model", model, "must be one of " + ", ".join(MODEL_CHOICES))
     if static_arp not in STATIC_ARP_CHOICES:
         raise InputError("static-arp", static_arp, "must be one of " + ", ".join(STATIC_ARP_CHOICES))
 
@@ -178,7 +185,7 @@ def build_spec(
     return ClusterSpec(
         name=lab, cluster_cidr=cluster, node_cidr_mask_size=mask, service_cidr=service,
         underlay_cidr=underlay, cni=cni, routing=routing, max_pods=max_pods_n,  # type: ignore[arg-type]
-        static_arp=static_arp,  # type: ignore[arg-type]
+        static_arp=static_arp, model=model,  # type: ignore[arg-type]
         nodes=tuple(node_specs), pods=tuple(pod_specs),
     )
 

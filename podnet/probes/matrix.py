@@ -42,6 +42,7 @@ class PairResult:
     target: str
     proto: str
     answered: bool = False
+    answer: str | None = None  # the name the endpoint answered with
     name_ok: bool = False
     seen_source: str | None = None
     source_ok: bool = False
@@ -136,7 +137,7 @@ def run(lab, protocols: tuple[str, ...] = ("udp", "tcp"), include_nodes: bool = 
         if len(candidates) == 1:
             pair.seen_source, pair.source_ok = candidates[0], False
     for pair in result.pairs.values():
-        if pair.answered and pair.seen_source is None and pair.error is None:
+        if pair.answered and pair.name_ok and pair.seen_source is None and pair.error is None:
             pair.error = "the endpoint answered but did not record the client"
     result.seconds = time.perf_counter() - started
     return result
@@ -250,7 +251,7 @@ def _serve(listeners, stop_fd: int) -> dict[tuple[str, str, str], str]:
                         break
                     seen.setdefault((data.decode(errors="replace").partition("|")[0], name, "udp"), peer[0])
                     try:
-                        sock.sendto(name.encode(), peer)
+                        sock.sendto(name.encode() + b"|" + data, peer)  # "name|src|dst"
                     except OSError:
                         pass
             elif role == "listen":
@@ -279,7 +280,6 @@ def _udp_clients(lab, book, result, ips, timeout, progress) -> None:
 
     clients = {src: lab.worker.run_in(book.netns_of(src), make) for src in result.sources}
     by_fd = {sock.fileno(): src for src, sock in clients.items()}
-    by_ip = {ip: name for name, ip in ips.items()}
     ep = select.epoll()
     for sock in clients.values():
         ep.register(sock.fileno(), select.EPOLLIN)
@@ -309,11 +309,13 @@ def _udp_clients(lab, book, result, ips, timeout, progress) -> None:
                         data, peer = sock.recvfrom(256)
                     except BlockingIOError:
                         break
-                    key = (src, by_ip.get(peer[0], ""), "udp")
+                    answer, _, asked = data.decode(errors="replace").partition("|")
+                    key = (src, asked.partition("|")[2], "udp")  # the target this client asked for
                     if key in pending:
                         pair = result.pairs[key]
                         pair.answered = True
-                        pair.name_ok = data.decode(errors="replace") == key[1]
+                        pair.answer = answer
+                        pair.name_ok = answer == key[1]
                         del pending[key]
             if progress:
                 progress("udp", total - len(pending), total)
@@ -375,7 +377,8 @@ def _tcp_clients(lab, book, result, ips, timeout, progress) -> dict[tuple[str, s
                         data = b""
                         pair.error = f"connection failed: {exc.strerror}"
                     pair.answered = bool(data)
-                    pair.name_ok = data.decode(errors="replace") == key[1]
+                    pair.answer = data.decode(errors="replace") or None
+                    pair.name_ok = pair.answer == key[1]
                     if not data and pair.error is None:
                         pair.error = "connection closed without an answer"
                 ep.unregister(fd)

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from podnet.probes.matrix import MatrixResult
 
-OK, NAT, MISS, ERR, SELF = "ok", "NAT", "--", "ERR", "."
+OK, NAT, MISS, ERR, SELF, OTHER = "ok", "NAT", "--", "ERR", ".", "other"
 FULL_GRID_LIMIT = 16
 
 
@@ -22,6 +22,8 @@ def cell(result: MatrixResult, src: str, dst: str) -> str:
         return ERR
     if any(not p.answered for p in pairs):
         return MISS
+    if any(not p.name_ok for p in pairs):
+        return OTHER
     return NAT
 
 
@@ -63,7 +65,8 @@ def _node_grid(result: MatrixResult, node_of: dict[str, str]) -> str:
 def legend(result: MatrixResult) -> str:
     protocols = "+".join(p.upper() for p in result.protocols)
     return (f"{OK}: answered with its own name over {protocols}, and saw the client's own address "
-            f"(no NAT)   {NAT}: answered, but saw another source address   {MISS}: no answer   "
+            f"(no NAT)   {NAT}: answered, but saw another source address   {OTHER}: another workload "
+            f"answered   {MISS}: no answer   "
             f"{ERR}: the probe could not run")
 
 
@@ -83,7 +86,7 @@ def failure_lines(result: MatrixResult, limit: int = 20) -> list[str]:
         if pair.error:
             why = pair.error
         elif not pair.name_ok:
-            why = "answered with another name"
+            why = f"answered as {pair.answer}: the address reached another workload"
         else:
             why = f"the target saw {pair.seen_source}, not the client's own address"
         lines.append(f"  {pair.proto.upper()} {pair.source} -> {pair.target}: {why}")

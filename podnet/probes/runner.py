@@ -69,6 +69,11 @@ class ProbeSession:
         self._watches: dict[str, _Watch] = {}
         self._senders: dict[str, socket.socket] = {}
 
+    def describer(self, source: str):
+        """Names for addresses as seen from ``source``'s host (where Docker's repeat)."""
+        near = self.lab.state.pods[source].node if source in self.lab.state.pods else source
+        return lambda address: self.book.describe(address, near)
+
     def close(self) -> None:
         for watch in self._watches.values():
             watch.sock.close()
@@ -123,7 +128,9 @@ class ProbeSession:
             spec = ProbeSpec(source, "", dst_ip, proto, port, None, 0, token.decode(), timeout)
             return Verdict(spec, "unreachable", reason=str(exc))
         sport = 40000 + secrets.randbelow(20000) if proto != "icmp" else None
-        spec = ProbeSpec(source, src_ip, dst_ip, proto, port, sport, secrets.randbelow(65535) + 1, token.decode(), timeout)
+        target = destination if self.book.primary_ip(destination) else None
+        spec = ProbeSpec(source, src_ip, dst_ip, proto, port, sport, secrets.randbelow(65535) + 1,
+                         token.decode(), timeout, target)
         try:
             watches = self._watch_all()
             for watch in watches:

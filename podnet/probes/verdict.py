@@ -29,6 +29,7 @@ class ProbeSpec:
     ip_id: int
     token: str
     timeout: float
+    target: str | None = None  # the node or Pod the destination was named as, if it was
 
 
 @dataclass(frozen=True)
@@ -68,13 +69,19 @@ class Verdict:
     path: list[Sighting] = field(default_factory=list)
 
     @property
+    def wrong_target(self) -> bool:
+        """Reached, but not the node or Pod whose address was used (Docker's repeated ranges)."""
+        return self.status == REACHED and self.probe.target is not None and self.receiver != self.probe.target
+
+    @property
     def ok(self) -> bool:
-        """Reached with neither address rewritten: what the flat network promises."""
-        return self.status == REACHED and not self.source_nat and not self.destination_nat
+        """Reached the intended target with neither address rewritten: the flat network's promise."""
+        return self.status == REACHED and not self.source_nat and not self.destination_nat and not self.wrong_target
 
     def to_json(self) -> dict[str, Any]:
         data = asdict(self)
         data["ok"] = self.ok
+        data["wrongTarget"] = self.wrong_target
         return data
 
 
@@ -116,6 +123,8 @@ def summary(verdict: Verdict, describe=lambda address: str(address)) -> str:
     if verdict.status == UNREACHABLE:
         return f"{head}: UNREACHABLE: {verdict.reason}"
     notes = []
+    if verdict.wrong_target:
+        notes.append(f"NOT {p.target}: from here that address belongs to {verdict.receiver}")
     if verdict.source_nat:
         notes.append(f"source NAT: arrived from {endpoint(verdict.seen_src, verdict.seen_sport if p.sport else None)}")
     if verdict.destination_nat:
