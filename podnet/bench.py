@@ -78,6 +78,7 @@ _SIZE = re.compile(r"^([0-9]+)[xX]([0-9]+)$")
 Progress = Callable[[str], None]
 
 COLUMNS = ("cluster", "pods", "cni", "up s", "pods/s", "down s", "mem MB", "rss MB", "leftovers")
+MATRIX_COLUMNS = ("matrix pairs", "cold s", "warm s", "us/pair")
 _LEFT_ALIGNED = {"cluster", "cni"}
 
 
@@ -208,7 +209,18 @@ def _teardown_quietly(lab_name: str, lab: controller.Lab | None) -> None:
         _restore_signals(previous)
 
 
-def measure_once(spec: ClusterSpec, progress: Progress | None = None) -> dict[str, Any]:
+def measure_matrix(lab: controller.Lab) -> dict[str, Any]:
+    """The reachability matrix, Pods only (the e2e pod-pod pairs), UDP and TCP: a cold pass
+    (first contact: ARP, conntrack, socket setup) and a warm one."""
+    from podnet.probes import matrix
+
+    cold = matrix.run(lab, ("udp", "tcp"), include_nodes=False)
+    warm = matrix.run(lab, ("udp", "tcp"), include_nodes=False)
+    return {"matrix_pairs": len(cold.pairs) // 2, "matrix_failed": len(cold.failures) + len(warm.failures),
+            "matrix_cold_s": cold.seconds, "matrix_warm_s": warm.seconds}
+
+
+def measure_once(spec: ClusterSpec, progress: Progress | None = None, with_matrix: bool = False) -> dict[str, Any]:
     """One up/ready/down cycle of ``spec``; everything made is torn down, whatever happens."""
     label = size_label(len(spec.nodes), len(spec.pods) // max(len(spec.nodes), 1))
     say = progress or (lambda _text: None)
@@ -230,7 +242,12 @@ def measure_once(spec: ClusterSpec, progress: Progress | None = None) -> dict[st
         rss = peak_rss_mb()
         pods = list(lab.state.pods.values())
         running = sum(1 for pod in pods if pod.phase == RUNNING)
-        say(f"bench {label}: up {up_s:.3f} s, {running}/{len(pods)} Pods Running; down ...")
+        say(f"bench {label}: up {up_s:.3f} s, {running}/{len(pods)} Pods Running")
+        probes = measure_matrix(lab) if with_matrix else {}
+        if probes:
+            say(f"bench {label}: matrix {probes['matrix_pairs']} pairs x UDP+TCP: cold {probes['matrix_cold_s']:.3f} s, "
+                f"warm {probes['matrix_warm_s']:.3f} s, {probes['matrix_failed']} failed")
+        say(f"bench {label}: down ...")
         close_started = time.perf_counter()
         lab.close()
         close_s = time.perf_counter() - close_started
@@ -256,6 +273,7 @@ def measure_once(spec: ClusterSpec, progress: Progress | None = None) -> dict[st
         "leftovers": len(leftovers),
         "leftover_names": leftovers,
         "state_left": state_store.exists(spec.name),
+        **probes,
     }
 
 
@@ -283,6 +301,10 @@ def summarize(nodes: int, per_node: int, cni: str, samples: list[dict[str, Any]]
         "state_left": any(s["state_left"] for s in samples),
         "up_s_all": [s["up_s"] for s in samples],
         "down_s_all": [s["down_s"] for s in samples],
+        **({"matrix_pairs": samples[0]["matrix_pairs"],
+            "matrix_failed": max(s["matrix_failed"] for s in samples),
+            "matrix_cold_s": min(s["matrix_cold_s"] for s in samples),
+            "matrix_warm_s": min(s["matrix_warm_s"] for s in samples)} if "matrix_pairs" in samples[0] else {}),
     }
 
 
@@ -293,6 +315,7 @@ def run(
     progress: Progress | None = None,
     *,
     lab: str = BENCH_LAB,
+    with_matrix: bool = False,
 ) -> list[dict]:
     """Measure every size ``repeat`` times; one row per size (see :func:`summarize`).
 
@@ -309,7 +332,7 @@ def run(
     for nodes, per_node, spec in specs:
         samples = []
         for _ in range(repeat):
-            sample = measure_once(spec, progress)
+            sample = measure_once(spec, progress, with_matrix)
             samples.append(sample)
             if sample["leftovers"] or sample["state_left"]:
                 break
@@ -339,14 +362,25 @@ def _cells(row: dict[str, Any]) -> list[str]:
 
 
 def format_table(rows: Iterable[dict[str, Any]]) -> str:
-    """An aligned plain-text table, one line per size; Pods not Running show as R/N."""
-    lines = [list(COLUMNS)] + [_cells(row) for row in rows]
-    widths = [max(len(line[i]) for line in lines) for i in range(len(COLUMNS))]
+    """An aligned plain-text table, one line per size; Pods not Running show as R/N. With
+    matrix figures, four columns more: pairs, cold and warm seconds, and µs per pair
+    (warm, UDP and TCP together)."""
+    rows = list(rows)
+    columns = list(COLUMNS)
+    lines = [_cells(row) for row in rows]
+    if rows and all("matrix_pairs" in row for row in rows):
+        columns += list(MATRIX_COLUMNS)
+        for line, row in zip(lines, rows):
+            per_pair = row["matrix_warm_s"] / max(row["matrix_pairs"], 1) * 1e6
+            line += [str(row["matrix_pairs"]) + ("" if not row["matrix_failed"] else f" ({row['matrix_failed']} failed)"),
+                     f"{row['matrix_cold_s']:.3f}", f"{row['matrix_warm_s']:.3f}", f"{per_pair:.0f}"]
+    lines = [columns] + lines
+    widths = [max(len(line[i]) for line in lines) for i in range(len(columns))]
     out = []
     for line in lines:
         cells = [
             cell.ljust(width) if name in _LEFT_ALIGNED else cell.rjust(width)
-            for name, cell, width in zip(COLUMNS, line, widths)
+            for name, cell, width in zip(columns, line, widths)
         ]
         out.append("  ".join(cells).rstrip())
     return "\n".join(out)
@@ -396,6 +430,8 @@ def main(argv: list[str] | None = None) -> int:
                         help=f"comma-separated NODESxPODS_PER_NODE (default {DEFAULT_SIZES})")
     parser.add_argument("--cni", default="builtin", help="builtin (in-process) or bridge (the reference plugin)")
     parser.add_argument("--repeat", default="1", help="runs per size; the best time is reported (default 1)")
+    parser.add_argument("--matrix", action="store_true",
+                        help="also time the reachability matrix (every Pod pair, UDP and TCP, sources verified)")
     parser.add_argument("-o", "--output", default="table", choices=("table", "json"))
     argv = list(sys.argv[1:] if argv is None else argv)
     if argv[:1] == ["--"]:
@@ -412,7 +448,7 @@ def main(argv: list[str] | None = None) -> int:
         return EXIT_BAD_INPUT
     previous = _interrupt_on_termination()
     try:
-        rows = run(sizes, cni, repeat, progress=_stderr_progress)
+        rows = run(sizes, cni, repeat, progress=_stderr_progress, with_matrix=args.matrix)
     except KeyboardInterrupt:
         _teardown_if_ours(BENCH_LAB)
         left = leftover_namespaces(BENCH_LAB)

@@ -121,6 +121,16 @@ def build_parser() -> argparse.ArgumentParser:
     compare.add_argument("--keep", action="store_true", help="leave both labs running afterwards")
     _add_output(compare)
 
+    capture = sub.add_parser("capture", help="capture packets in a node's or Pod's namespace (pcap + named summary)")
+    _add_lab(capture)
+    capture.add_argument("target", help="node or Pod to capture in")
+    capture.add_argument("-i", "--interface", default="any", help="interface (default any)")
+    capture.add_argument("-f", "--filter", default="", help="BPF filter, e.g. 'icmp or udp port 8081'")
+    capture.add_argument("-c", "--count", default="10", help="stop after this many packets (default 10)")
+    capture.add_argument("--duration", default="10", help="stop after this many seconds (default 10)")
+    capture.add_argument("-w", "--write", help="save the pcap here (a new file, mode 0600)")
+    _add_output(capture)
+
     cli = sub.add_parser("cli", help="open the interactive CLI on a running lab")
     _add_lab(cli)
 
@@ -432,13 +442,58 @@ def cmd_compare(args) -> int:
     return EXIT_FAILED if broken else EXIT_OK
 
 
-def _parse_seconds(field: str, value: str) -> float:
+def cmd_capture(args) -> int:
+    from podnet import capture
+    from podnet.addressbook import AddressBook
+
+    state = state_store.load(_lab_name(args.name))
+    count = capture.check_count(args.count)
+    duration = _parse_seconds("duration", args.duration, 3600)
+    book = AddressBook(state)
+    netns = book.netns_of(args.target)
+    if netns is None:
+        raise InputError("target", args.target, "must be a node or a Running Pod of lab " + state.name)
+    if args.interface != "any" and (len(args.interface) > 15 or not args.interface.replace("-", "").replace(".", "").replace("_", "").isalnum()):
+        raise InputError("interface", args.interface, "must be an interface name (at most 15 characters) or any")
+    bpf = args.filter.split() if args.filter else []
+    if any(word.startswith("-") for word in bpf[:1]):
+        raise InputError("filter", args.filter, "must be a BPF expression, not an option")
+    output = capture.open_output(args.write) if args.write else None
+    _require_root()
+    try:
+        if sys.stderr.isatty():
+            sys.stderr.write(f"capturing in {args.target} ({netns}) on {args.interface}: up to {count} packets "
+                             f"or {duration:g}s ...\n")
+        pcap = capture.run_tcpdump(netns, args.interface, bpf, count, duration)
+        if output is not None:
+            output.write(pcap)
+    except BaseException:
+        if output is not None:
+            output.close()
+            os.unlink(args.write)
+        raise
+    finally:
+        if output is not None and not output.closed:
+            output.close()
+    near = state.pods[args.target].node if args.target in state.pods else args.target
+    lines = capture.describe(pcap, book, near)
+    if args.output == "json":
+        print(json.dumps({"target": args.target, "netns": netns, "pcap": args.write,
+                          "packets": capture.to_json(lines)}, indent=2))
+    else:
+        for line in lines:
+            print(line.text())
+        print(f"{len(lines)} IPv4 packet(s) captured in {args.target}" + (f"; pcap saved to {args.write}" if args.write else ""))
+    return EXIT_OK
+
+
+def _parse_seconds(field: str, value: str, most: float = 60) -> float:
     try:
         seconds = float(value)
     except ValueError:
-        raise InputError(field, value, "must be a number of seconds from 0.1 to 60") from None
-    if not 0.1 <= seconds <= 60:
-        raise InputError(field, value, "must be a number of seconds from 0.1 to 60")
+        raise InputError(field, value, f"must be a number of seconds from 0.1 to {most:g}") from None
+    if not 0.1 <= seconds <= most:
+        raise InputError(field, value, f"must be a number of seconds from 0.1 to {most:g}")
     return seconds
 
 
@@ -485,7 +540,7 @@ def cmd_clean(args) -> int:
 HANDLERS = {
     "up": cmd_up, "down": cmd_down, "get": cmd_get, "describe": cmd_describe, "exec": cmd_exec,
     "cni": cmd_cni, "cli": cmd_cli, "list": cmd_list, "clean": cmd_clean, "probe": cmd_probe,
-    "compare": cmd_compare,
+    "compare": cmd_compare, "capture": cmd_capture,
 }
 
 
