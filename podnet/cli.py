@@ -26,8 +26,9 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 TOPOLOGIES_DIR = os.environ.get("PODNET_TOPOLOGIES", os.path.join(os.path.dirname(HERE), "topologies"))
 
 
-class Interrupted(KeyboardInterrupt):
-    """SIGTERM or SIGHUP, handled like Ctrl-C: tear down, exit 130."""
+class Terminated(BaseException):
+    """SIGTERM or SIGHUP: tear down, exit 130. Not a KeyboardInterrupt on purpose: Mininet's
+    CLI catches those to stop a command and carry on, and a termination must end the lab."""
 
 
 class _Parser(argparse.ArgumentParser):
@@ -152,7 +153,7 @@ def _require_root() -> None:
 
 
 def _on_signal(signum, _frame):
-    raise Interrupted(signal.Signals(signum).name)
+    raise Terminated(signal.Signals(signum).name)
 
 
 def _block_signals():
@@ -195,27 +196,29 @@ def cmd_up(args) -> int:
             f"(or 'podnet clean --name {spec.name}' if it crashed), or pick another --name"
         )
     old = {s: signal.signal(s, _on_signal) for s in (signal.SIGTERM, signal.SIGHUP)}
-    lab = None
-    keep = False  # only a detached lab that came up completely outlives this command
     started = time.perf_counter()
     try:
         show = _progress_printer(sys.stderr.isatty() and args.output != "json")
-        lab = controller.up(spec, show, detached=args.detach)
+        try:
+            # up either returns a complete lab or has removed all it made (and says nothing
+            # of a name it was refused: that lab belongs to someone else).
+            lab = controller.up(spec, show, detached=args.detach)
+        except (KeyboardInterrupt, Terminated):
+            sys.stderr.write(f"{PROG}: bring-up of lab {spec.name!r} stopped; everything it made was removed\n")
+            raise
         elapsed = time.perf_counter() - started
-        if not args.detach:
+        if args.detach:
+            lab.close()  # the lab outlives this command: even a closed stdout must not end it
+            _print_up_summary(lab, elapsed, args.output)
+            return EXIT_OK
+        try:
             return _run_cli(lab, elapsed)
-        keep = True  # up: from here on, even a closed stdout must not tear the lab down
-        _print_up_summary(lab, elapsed, args.output)
-        return EXIT_OK
-    finally:
-        if not keep:
+        finally:
             _block_signals()
-            if lab is not None:
-                lab.close()
+            lab.close()
             report = controller.teardown(spec.name)
             sys.stderr.write(f"{PROG}: lab {spec.name!r} torn down ({len(report.deleted)} namespaces removed)\n")
-        elif lab is not None:
-            lab.close()
+    finally:
         for s, handler in old.items():
             signal.signal(s, handler)
 
@@ -568,8 +571,8 @@ def main(argv: list[str] | None = None) -> int:
     except PodnetError as exc:
         sys.stderr.write(f"{PROG}: {exc}\n")
         return exc.exit_code
-    except KeyboardInterrupt:
-        sys.stderr.write(f"{PROG}: interrupted\n")
+    except (KeyboardInterrupt, Terminated) as exc:
+        sys.stderr.write(f"{PROG}: {'terminated' if isinstance(exc, Terminated) else 'interrupted'}\n")
         return EXIT_INTERRUPTED
     except BrokenPipeError:
         return EXIT_FAILED

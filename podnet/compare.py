@@ -107,7 +107,7 @@ def run(prefix: str, nodes: int, pods_per_node: int, keep: bool = False, progres
                 lab.close()
     finally:
         if not keep:
-            for name in made or [s.name for s in specs]:
+            for name in made:  # only labs this run made: a refused name belongs to someone else
                 controller.teardown(name)
     return sides[0], sides[1]
 

@@ -168,7 +168,12 @@ class Lab:
 
 
 def up(spec: ClusterSpec, progress: Progress = _quiet, detached: bool = False) -> Lab:
-    """Bring a lab up. On any exception or interrupt the caller must call :func:`teardown`."""
+    """Bring a lab up and return it open, or tear down whatever it made and re-raise.
+
+    The name is claimed (atomically) before anything is made; a refusal (LabConflict) has
+    touched nothing, and everything after the claim is undone on any exception or
+    interrupt, so callers never tear down a name they may not own.
+    """
     lab_state = plan.initial_state(spec)
     taken = [ns for ns in lab_state.namespaces if netns.exists(ns)]
     if taken:
@@ -176,13 +181,13 @@ def up(spec: ClusterSpec, progress: Progress = _quiet, detached: bool = False) -
             f"network namespace {taken[0]} already exists and was not made by lab {spec.name!r}: "
             "pick another --name (podnet never deletes what it did not create)"
         )
-    paths = state_store.claim(spec.name)  # refuses an existing name before touching anything
     lab_state.owner_pid = os.getpid()
     lab_state.owner_start = netns.process_start_time(os.getpid())
     lab_state.detached = detached
-    state_store.save(paths, lab_state)  # the intent (every namespace name) is on disk first
-    lab = Lab(lab_state, paths)
+    paths = state_store.claim(spec.name, lab_state)  # the intent (every namespace name) is on disk first
+    lab = None
     try:
+        lab = Lab(lab_state, paths)
         underlay.build(lab_state, lab.worker, lab.sockets, lambda d, t: progress("nodes", d, t))
         if spec.model == "docker":
             dockerbridge.build(lab, lambda d, t: progress("containers", d, t))
@@ -201,9 +206,26 @@ def up(spec: ClusterSpec, progress: Progress = _quiet, detached: bool = False) -
         lab_state.status = "running"
         lab.save()
     except BaseException:
-        lab.close()
+        _block_signals()  # finish the teardown even if the user presses Ctrl-C again
+        try:
+            if lab is not None:
+                lab.close()
+            teardown(spec.name)
+        finally:
+            _unblock_signals()
         raise
     return lab
+
+
+_STOP_SIGNALS = {signal.SIGINT, signal.SIGTERM, signal.SIGHUP}
+
+
+def _block_signals() -> None:
+    signal.pthread_sigmask(signal.SIG_BLOCK, _STOP_SIGNALS)
+
+
+def _unblock_signals() -> None:
+    signal.pthread_sigmask(signal.SIG_UNBLOCK, _STOP_SIGNALS)
 
 
 @dataclass
@@ -279,6 +301,9 @@ def _kill_processes(inodes: set[int], grace: float = 1.0) -> list[int]:
     return pids
 
 
+CLAIM_GRACE = 30.0  # seconds a lab directory may exist without its state file
+
+
 def stale_labs() -> list[str]:
     """Labs whose owner died without tearing down: a foreground lab whose process is gone, or a
     bring-up that never finished."""
@@ -286,7 +311,9 @@ def stale_labs() -> list[str]:
     for name in state_store.list_labs():
         raw = state_store.load_raw(name)
         if raw is None:
-            stale.append(name)
+            # No state yet: a lab being claimed this instant, or one that died right then.
+            if state_store.age(name) > CLAIM_GRACE:
+                stale.append(name)
             continue
         if raw.get("status") == "running" and raw.get("detached"):
             continue

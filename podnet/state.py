@@ -14,6 +14,7 @@ import json
 import os
 import shutil
 import tempfile
+import time
 from dataclasses import dataclass
 
 from podnet.errors import LabConflict
@@ -45,20 +46,34 @@ class LabPaths:
         return os.path.join(self.root, "ipam", node)
 
 
-def claim(lab: str) -> LabPaths:
-    """Create the lab directory; refuse if a lab of that name exists (running or crashed)."""
+def claim(lab: str, initial: LabState) -> LabPaths:
+    """Create the lab directory and its first state; refuse if a lab of that name exists
+    (running or crashed). Either the claim completes or nothing of it is left."""
     os.makedirs(RUN_DIR, mode=0o700, exist_ok=True)
     paths = LabPaths(lab)
     try:
         os.mkdir(paths.root, 0o700)
-        os.mkdir(os.path.join(paths.root, "cni"), 0o700)
-        os.mkdir(os.path.join(paths.root, "ipam"), 0o700)
     except FileExistsError:
         raise LabConflict(
             f"lab {lab!r} already exists: stop it with 'podnet down --name {lab}' "
             f"(or 'podnet clean --name {lab}' if it crashed), or pick another --name"
         ) from None
+    try:
+        os.mkdir(os.path.join(paths.root, "cni"), 0o700)
+        os.mkdir(os.path.join(paths.root, "ipam"), 0o700)
+        save(paths, initial)
+    except BaseException:
+        shutil.rmtree(paths.root, ignore_errors=True)
+        raise
     return paths
+
+
+def age(lab: str) -> float:
+    """Seconds since the lab's directory was made (0 if there is none)."""
+    try:
+        return max(time.time() - os.stat(LabPaths(lab).root).st_mtime, 0.0)
+    except FileNotFoundError:
+        return 0.0
 
 
 def exists(lab: str) -> bool:

@@ -6,12 +6,12 @@ set -euo pipefail
 repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 "$repo/scripts/install.sh"
 podnet="$repo/.venv/bin/podnet"
-labs=(demo demo-nocni demo-tiny demo-slice)
-capture=""
+labs=(demo demo-nocni demo-tiny demo-slice demo-cmp-k8s demo-cmp-docker)
+capdir=""
 
 cleanup() {
     for lab in "${labs[@]}"; do "$podnet" down --name "$lab" >/dev/null 2>&1 || true; done
-    [ -n "$capture" ] && rm -f "$capture"
+    if [ -n "$capdir" ]; then rm -rf "$capdir"; fi
 }
 trap cleanup EXIT
 trap 'exit 130' INT TERM
@@ -28,22 +28,32 @@ run get pods -o wide --name demo
 step "3. Pod to Pod across nodes, directly, without NAT: a capture inside the receiving Pod"
 src_ip=$("$podnet" get pods pod-1-1 -o json --name demo | "$repo/.venv/bin/python" -c 'import json,sys; print(json.load(sys.stdin)["status"]["podIP"])')
 dst_ip=$("$podnet" get pods pod-3-2 -o json --name demo | "$repo/.venv/bin/python" -c 'import json,sys; print(json.load(sys.stdin)["status"]["podIP"])')
-capture=$(mktemp /tmp/podnet-demo-XXXXXX.pcap)
-timeout 10 "$podnet" exec --name demo pod-3-2 -- tcpdump -q -n -c 1 -i eth0 -w "$capture" icmp 2>/dev/null &
+capdir=$(mktemp -d /tmp/podnet-demo-XXXXXX)
+capture="$capdir/pod-3-2.pcap"
+"$podnet" capture --name demo pod-3-2 -f icmp -c 2 --duration 5 -w "$capture" &
 sleep 1
 run exec --name demo pod-1-1 -- ping -c 1 -W 2 "$dst_ip"
 wait
-echo "What pod-3-2 received (its own capture):"
+echo "The same capture read by tcpdump (open $capture in Wireshark too):"
 tcpdump -n -v -r "$capture" 2>/dev/null | head -2
 echo "=> the source is pod-1-1's own IP $src_ip (no NAT), and the TTL is 62: two routed hops, the two nodes."
 
-step "4. What makes it work: each node routes the other nodes' podCIDRs via their INTERNAL-IP (host-gw)"
+step "4. One probe, every hop: where the packet went and what it looked like there"
+run probe --name demo pod-1-1 pod-3-2 -p udp --port 8081
+
+step "5. The whole matrix, like Kubernetes' e2e checks: every Pod and node to every Pod, UDP and TCP"
+run probe --name demo --all
+
+step "6. What makes it work: each node routes the other nodes' podCIDRs via their INTERNAL-IP (host-gw)"
 run exec --name demo node-1 -- ip -4 route
 
-step "5. Node agents reach their Pods, and the Mininet CLI works on every node and Pod (pingall)"
+step "7. Node agents reach their Pods, and the Mininet CLI works on every node and Pod (pingall)"
 printf 'node-1 ping -c 1 -W 2 pod-1-1\npingall\n' | "$podnet" cli --name demo
 
-step "6. Who implements the model? Without a CNI config, nodes are NotReady and Pods Pending"
+step "8. The contrast: the same machines with a Docker bridge each, measured side by side"
+run compare --name demo-cmp
+
+step "9. Who implements the model? Without a CNI config, nodes are NotReady and Pods Pending"
 run up -d --name demo-nocni --cni none --nodes 2 --pods-per-node 1 >/dev/null
 run get nodes --name demo-nocni
 run get pods --name demo-nocni
@@ -51,7 +61,7 @@ run get pods --name demo-nocni
 echo "... installing the bridge plugin: the kubelets retry and the Pods get their IPs"
 run cni install bridge --name demo-nocni
 
-step "7. IP allocation has limits: a /23 cluster CIDR has slices for only two /24 nodes"
+step "10. IP allocation has limits: a /23 cluster CIDR has slices for only two /24 nodes"
 run up -d --name demo-tiny -t tiny-cidr >/dev/null
 run get nodes --name demo-tiny
 "$podnet" describe node node-3 --name demo-tiny | grep -E 'NetworkUnavailable|status is now: CIDR' 
@@ -60,7 +70,7 @@ run up -d --name demo-slice --node-cidr-mask-size 30 --nodes 1 --pods-per-node 2
 run get pods --name demo-slice
 "$podnet" describe pod pod-1-2 --name demo-slice | grep -E 'Message:' 
 
-step "8. Teardown leaves nothing behind"
+step "11. Teardown leaves nothing behind"
 for lab in "${labs[@]}"; do run down --name "$lab"; done
 ip netns list | grep -c '^demo' || true
 echo "demo finished"

@@ -1,0 +1,1 @@
+"""Root integration tests: real namespaces, real CNI plugins, real packets (need root)."""
