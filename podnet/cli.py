@@ -357,6 +357,7 @@ def cmd_cni(args) -> int:
 
 def cmd_probe(args) -> int:
     from podnet.probes import matrix, report
+    from podnet.routing import neighbours
     from podnet.probes.runner import ProbeSession
     from podnet.probes.verdict import REACHED, summary
 
@@ -383,6 +384,12 @@ def cmd_probe(args) -> int:
             show = _progress_printer(sys.stderr.isatty() and args.output != "json")
             result = matrix.run(lab, protocols, include_nodes=not args.no_nodes,
                                 timeout=max(timeout, 2.0), progress=show)
+            if result.prefilled_neighbours:
+                with state_store.LabLock(lab.paths):
+                    lab.save()
+                sys.stderr.write(f"{PROG}: wrote {result.prefilled_neighbours} permanent neighbour (ARP) entries first: "
+                                 "a full mesh of this lab would overflow the kernel's shared ARP table "
+                                 f"(gc_thresh3 {neighbours.read_gc_thresh3()}); the lab keeps them\n")
             if args.output == "json":
                 print(json.dumps(result.to_json(), indent=2))
             else:

@@ -107,39 +107,25 @@ class Lab:
         if self.state.static_arp:
             self.sync_neighbours()
 
-    def sync_neighbours(self) -> int:
-        """Make every namespace's permanent neighbour entries match :func:`neighbours.desired`;
-        returns how many entries were written or removed."""
+    def sync_neighbours(self, only_add: bool = False) -> list[tuple[str, "neighbours.Neighbour"]]:
+        """Make every namespace's permanent neighbour entries match :func:`neighbours.desired`
+        (with ``only_add``, leave other entries alone); returns the entries written."""
         lab = self.state.name
-        macs: dict[tuple[str, str], str] = {}
-        for node in self.state.nodes.values():
-            sock = self.sockets(netns_name(lab, node.name))
-            for ifname in ("eth0", BRIDGE_NAME):
-                mac = netlink.link_mac(sock, ifname)
-                if mac:
-                    macs[(node.name, ifname)] = mac
-        for pod in self.state.pods.values():
-            if pod.phase != RUNNING:
-                continue
-            mac = netlink.link_mac(self.sockets(netns_name(lab, pod.name)), "eth0")
-            if mac:
-                macs[(pod.name, "eth0")] = mac
-            if self.state.spec.cni == "ptp" and pod.host_veth and pod.node:
-                host_mac = netlink.link_mac(self.sockets(netns_name(lab, pod.node)), pod.host_veth)
-                if host_mac:
-                    macs[(pod.node, pod.host_veth)] = host_mac
+        names = list(self.state.nodes) + [p.name for p in self.state.pods.values() if p.phase == RUNNING]
+        links = {name: netlink.links_by_name(self.sockets(netns_name(lab, name))) for name in names}
+        macs = {(name, ifname): mac for name, table in links.items() for ifname, (_i, mac) in table.items() if mac}
         ours = [self.state.spec.cluster_cidr, self.state.spec.underlay_cidr]
-        changed = 0
+        written = []
         for name, entries in neighbours.desired(self.state, macs).items():
             ns = netns_name(lab, name)
             sock = self.sockets(ns)
-            actual = netlink.permanent_neighbours(sock)
-            stale = {e for e in actual - entries if any(e.ip in net for net in ours)}
-            fresh = entries - actual
+            actual = netlink.permanent_neighbours(sock, links[name])
+            stale = set() if only_add else {e for e in actual - entries if any(e.ip in net for net in ours)}
+            fresh = sorted(entries - actual)
             if fresh or stale:
-                netlink.apply_neighbours(sock, ns, sorted(fresh), sorted(stale))
-                changed += len(fresh) + len(stale)
-        return changed
+                netlink.apply_neighbours(sock, ns, fresh, sorted(stale), links[name])
+                written += [(name, e) for e in fresh]
+        return written
 
     # -- routes (the CNI's route controller, host-gw) ------------------------------------------
 
@@ -201,7 +187,7 @@ def up(spec: ClusterSpec, progress: Progress = _quiet, detached: bool = False) -
         lab.sync_routes()
         progress("routes", 1, 1)
         lab.kubelet.sync(lambda d, t: progress("pods", d, t))
-        lab_state.static_arp = neighbours.wanted(lab_state, spec.static_arp, neighbours.read_gc_thresh3())
+        lab_state.static_arp = spec.static_arp == "on"
         lab.settle()
         lab_state.status = "running"
         lab.save()

@@ -288,10 +288,16 @@ def pin_mac(ipr: IPRoute, ns: str, ifname: str) -> str | None:
     return mac
 
 
-def permanent_neighbours(ipr: IPRoute):
+def links_by_name(ipr: IPRoute) -> dict[str, tuple[int, str | None]]:
+    """Every link of the namespace in one dump: name -> (index, MAC)."""
+    return {link.get_attr("IFLA_IFNAME"): (link["index"], link.get_attr("IFLA_ADDRESS")) for link in ipr.get_links()}
+
+
+def permanent_neighbours(ipr: IPRoute, links: dict[str, tuple[int, str | None]] | None = None):
     from podnet.routing.neighbours import Neighbour
 
-    names = {link["index"]: link.get_attr("IFLA_IFNAME") for link in ipr.get_links()}
+    links = links if links is not None else links_by_name(ipr)
+    names = {index: name for name, (index, _mac) in links.items()}
     found = set()
     for msg in ipr.get_neighbours(family=2):
         if msg["state"] & NUD_PERMANENT and msg.get_attr("NDA_LLADDR"):
@@ -299,14 +305,19 @@ def permanent_neighbours(ipr: IPRoute):
     return found
 
 
-def apply_neighbours(ipr: IPRoute, ns: str, add, delete) -> None:
+def apply_neighbours(ipr: IPRoute, ns: str, add, delete, links: dict[str, tuple[int, str | None]]) -> None:
+    """Write ``add`` as permanent entries and remove ``delete``; ``links`` from :func:`links_by_name`."""
     for entry in delete:
+        if entry.dev not in links:
+            continue
         try:
-            ipr.neigh("del", dst=str(entry.ip), ifindex=index_of(ipr, ns, entry.dev))
-        except (NetlinkError, KernelError):
+            ipr.neigh("del", dst=str(entry.ip), ifindex=links[entry.dev][0])
+        except NetlinkError:
             pass  # gone already
     for entry in add:
+        if entry.dev not in links:
+            raise KernelError(f"no interface {entry.dev} in {ns} for neighbour {entry.ip}")
         try:
-            ipr.neigh("replace", dst=str(entry.ip), lladdr=entry.mac, ifindex=index_of(ipr, ns, entry.dev), state=NUD_PERMANENT)
+            ipr.neigh("replace", dst=str(entry.ip), lladdr=entry.mac, ifindex=links[entry.dev][0], state=NUD_PERMANENT)
         except NetlinkError as exc:
             raise _fail(f"add neighbour {entry.ip} lladdr {entry.mac} dev {entry.dev}", ns, exc) from None

@@ -27,6 +27,7 @@ from typing import Callable
 
 from podnet.addressbook import AddressBook
 from podnet.model import RUNNING
+from podnet.routing import neighbours
 
 UDP_PORT = 8081
 TCP_PORT = 8083
@@ -61,6 +62,7 @@ class MatrixResult:
     pairs: dict[tuple[str, str, str], PairResult] = field(default_factory=dict)
     seconds: float = 0.0
     errors: list[str] = field(default_factory=list)
+    prefilled_neighbours: int = 0
 
     @property
     def failures(self) -> list[PairResult]:
@@ -74,7 +76,7 @@ class MatrixResult:
         return {
             "sources": self.sources, "targets": self.targets, "protocols": list(self.protocols),
             "pairs": len(self.pairs), "failed": len(self.failures), "seconds": round(self.seconds, 4),
-            "ok": self.ok, "errors": self.errors,
+            "ok": self.ok, "errors": self.errors, "prefilledNeighbours": self.prefilled_neighbours,
             "failures": [dict(vars(p), ok=p.ok) for p in self.failures],
         }
 
@@ -95,6 +97,18 @@ def run(lab, protocols: tuple[str, ...] = ("udp", "tcp"), include_nodes: bool = 
     if not result.pairs:
         return result
     started = time.perf_counter()
+    # A full mesh can need more ARP entries than the kernel's one shared table allows
+    # (gc_thresh3): the lab switches to permanent entries first (and keeps them, as
+    # ``up --static-arp on`` would have; the caller saves the state).
+    if neighbours.wanted_for_mesh(lab.state, neighbours.read_gc_thresh3()):
+        result.prefilled_neighbours = len(lab.sync_neighbours(only_add=True))
+        lab.state.static_arp = True
+    _run_pairs(lab, book, result, sources, targets, protocols, timeout, progress)
+    result.seconds = time.perf_counter() - started
+    return result
+
+
+def _run_pairs(lab, book, result, sources, targets, protocols, timeout, progress) -> None:
     listeners: dict[str, tuple[socket.socket, socket.socket]] = {}
     for dst in targets:
         try:
@@ -139,8 +153,6 @@ def run(lab, protocols: tuple[str, ...] = ("udp", "tcp"), include_nodes: bool = 
     for pair in result.pairs.values():
         if pair.answered and pair.name_ok and pair.seen_source is None and pair.error is None:
             pair.error = "the endpoint answered but did not record the client"
-    result.seconds = time.perf_counter() - started
-    return result
 
 
 def _listen() -> tuple[socket.socket, socket.socket]:

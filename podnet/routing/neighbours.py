@@ -1,4 +1,4 @@
-"""Static neighbour (ARP) entries for big labs, the way Mininet's ``--arp`` pre-fills them.
+"""Static neighbour (ARP) entries, the way Mininet's ``--arp`` pre-fills them.
 
 Mirrors no Kubernetes component directly: it answers a limit real clusters meet. The
 kernel's IPv4 neighbour table is one table for all network namespaces, capped by the
@@ -6,7 +6,8 @@ root namespace's ``net.ipv4.neigh.default.gc_thresh3`` (1024 by default); a lab 
 hundred Pods on bridges needs more dynamic entries than that and the kernel starts refusing
 to send ("neighbor table overflow", ENOBUFS). Permanent entries do not count towards that
 cap, so the controller can write them instead of raising a root-namespace sysctl (which
-podnet promises never to touch). flannel's VXLAN backend programs neighbours the same way.
+podnet promises never to touch). ``up --static-arp on`` writes them at bring-up; by default
+the probe matrix writes them when a full mesh would overflow the cap, and the lab keeps them. flannel's VXLAN backend programs neighbours the same way.
 Pure: MAC addresses are passed in.
 """
 
@@ -45,10 +46,10 @@ def dynamic_entries_needed(state: LabState) -> int:
     return total
 
 
-def wanted(state: LabState, policy: str, gc_thresh3: int) -> bool:
-    if policy == "on":
-        return True
-    if policy == "off":
+def wanted_for_mesh(state: LabState, gc_thresh3: int) -> bool:
+    """Should a full-mesh job (the probe matrix) pre-fill neighbours first? Yes unless the lab
+    has them already, forbids them (``--static-arp off``), or fits the global cap anyway."""
+    if state.static_arp or state.spec.static_arp == "off":
         return False
     return dynamic_entries_needed(state) > AUTO_SHARE * gc_thresh3
 
