@@ -154,18 +154,3 @@ class Kubelet:
             log.warning("cleanup after failed ADD of %s: %s", sandbox.pod, problem)
         self.sockets.forget(sandbox.pod_ns)
         netns.delete(sandbox.pod_ns)
-
-    def stop_pod(self, pod: PodState) -> None:
-        """CNI DEL and sandbox removal; tolerates a sandbox that is already gone."""
-        if pod.node is None:
-            return
-        node = self.state.nodes[pod.node]
-        conflist = load_conflist(node.cni_config)
-        ns = netns_name(self.state.name, pod.name)
-        if conflist is not None and pod.sandbox_id:
-            sandbox = Sandbox(pod.sandbox_id, pod.name, netns_name(self.state.name, node.name), ns)
-            self.runtime.delete(conflist, sandbox)
-        self.sockets.forget(ns)
-        netns.delete(ns)
-        pod.phase = PENDING
-        pod.ip = pod.sandbox_id = pod.host_veth = None

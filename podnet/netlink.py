@@ -175,16 +175,6 @@ def delete_link(ipr: IPRoute, ns: str, ifname: str) -> bool:
     return True
 
 
-def addresses(ipr: IPRoute, ifname: str) -> list[IPv4Interface]:
-    found = ipr.link_lookup(ifname=ifname)
-    if not found:
-        return []
-    result = []
-    for msg in ipr.get_addr(family=2, index=found[0]):
-        result.append(IPv4Interface(f"{msg.get_attr('IFA_ADDRESS')}/{msg['prefixlen']}"))
-    return result
-
-
 def owned_routes(ipr: IPRoute) -> set[Route]:
     """Routes in the main table that carry podnet's protocol number."""
     names = {link["index"]: link.get_attr("IFLA_IFNAME") for link in ipr.get_links()}

@@ -12,7 +12,7 @@ directly in the sandbox, its host end on the bridge and up, both ifindexes chose
 
 from __future__ import annotations
 
-from ipaddress import IPv4Address, IPv4Interface, IPv4Network
+from ipaddress import IPv4Interface, IPv4Network
 from typing import Any
 
 from podnet import netlink
@@ -111,7 +111,3 @@ class BuiltinBridge:
             netlink.write_sysctl(self.worker, node_ns, "net.ipv4.ip_forward", "1")
             self._bridges[key] = index
         return index
-
-
-def gateway_of(subnet: IPv4Network) -> IPv4Address:
-    return subnet.network_address + 1

@@ -1,13 +1,14 @@
 """The container runtime's side of CNI: find a plugin, run it, read its answer.
 
 Mirrors libcni as containerd uses it (see the CNI SPEC.md): for each plugin of a conflist,
-execute the binary found on ``CNI_PATH`` with ``CNI_COMMAND`` (ADD, DEL, CHECK),
-``CNI_CONTAINERID``, ``CNI_NETNS`` (a path), ``CNI_IFNAME``, ``CNI_PATH`` and kubelet's
-``CNI_ARGS``, the plugin's config (with ``prevResult``) on stdin, and read the result or
-the error (``code``, ``msg``, ``details``) as JSON on stdout. ADD runs the list in order,
-DEL in reverse and must be idempotent. The plugin runs in the node's network namespace,
-as a real node's runtime runs it in the host namespace.
-Deviation: a plugin of type ``podnet-bridge`` is run in-process (see :mod:`podnet.cni.builtin`).
+execute the binary found on ``CNI_PATH`` with ``CNI_COMMAND``, ``CNI_CONTAINERID``,
+``CNI_NETNS`` (a path), ``CNI_IFNAME``, ``CNI_PATH`` and kubelet's ``CNI_ARGS``, the
+plugin's config (with ``prevResult``) on stdin, and read the result or the error (``code``,
+``msg``, ``details``) as JSON on stdout. ADD runs the list in order, DEL in reverse and
+must be idempotent. The plugin runs in the node's network namespace, as a real node's
+runtime runs it in the host namespace.
+Deviations: a plugin of type ``podnet-bridge`` is run in-process (see
+:mod:`podnet.cni.builtin`); CHECK and VERSION are not sent.
 """
 
 from __future__ import annotations
@@ -89,10 +90,6 @@ class CniRuntime:
             except CniError as exc:
                 problems.append(str(exc))
         return problems
-
-    def check(self, conflist: dict[str, Any], sandbox: Sandbox, prev_result: dict[str, Any]) -> None:
-        for plugin in conflist["plugins"]:
-            self._invoke("CHECK", conflist, plugin, sandbox, prev_result)
 
     def _invoke(
         self, command: str, conflist: dict[str, Any], plugin: dict[str, Any],
