@@ -91,6 +91,11 @@ def run_tcpdump(netns: str, iface: str, bpf: list[str], count: int, duration: fl
         proc.wait()
         raise
     data = b"".join(chunks)
+    message = err.decode(errors="replace").strip()
+    if "syntax error" in message or "can't parse filter" in message:
+        raise InputError("filter", " ".join(bpf), "tcpdump cannot parse it: " + message.splitlines()[-1])
+    if "No such device" in message or "doesn't exist" in message:
+        raise InputError("interface", iface, f"no such interface in {netns}")
     if proc.returncode not in (0, -signal.SIGINT, 130) and not data:
         raise KernelError(f"tcpdump failed in {netns}: {err.decode(errors='replace').strip().splitlines()[-1:]}")
     if not data:

@@ -357,9 +357,9 @@ def cmd_cni(args) -> int:
 
 def cmd_probe(args) -> int:
     from podnet.probes import matrix, report
-    from podnet.routing import neighbours
     from podnet.probes.runner import ProbeSession
     from podnet.probes.verdict import REACHED, summary
+    from podnet.routing import neighbours
 
     name = _lab_name(args.name)
     timeout = _parse_seconds("timeout", args.timeout)
@@ -377,6 +377,10 @@ def cmd_probe(args) -> int:
         if args.port is not None:
             from podnet.addressing import parse_int
             port = parse_int("port", args.port, 1, 65535)
+        if args.protocol not in ("icmp", "udp", "tcp"):
+            raise InputError("protocol", args.protocol, "use icmp, udp or tcp")
+        if args.protocol != "icmp" and port is None:
+            raise InputError("port", "", f"a {args.protocol} probe needs --port")
     _require_root()
     lab = controller.Lab.open(name)
     try:

@@ -26,6 +26,7 @@ from ipaddress import IPv4Network
 from typing import Callable
 
 from podnet.addressbook import AddressBook
+from podnet.errors import KernelError
 from podnet.model import RUNNING
 from podnet.routing import neighbours
 
@@ -113,8 +114,8 @@ def _run_pairs(lab, book, result, sources, targets, protocols, timeout, progress
     for dst in targets:
         try:
             listeners[dst] = lab.worker.run_in(book.netns_of(dst), _listen)
-        except OSError as exc:
-            result.errors.append(f"the endpoint of {dst} could not listen: {exc.strerror or exc}")
+        except (OSError, KernelError) as exc:
+            result.errors.append(f"the endpoint of {dst} could not listen: {getattr(exc, 'strerror', None) or exc}")
             for key, pair in result.pairs.items():
                 if key[1] == dst:
                     pair.error = "endpoint could not listen"
@@ -290,7 +291,15 @@ def _udp_clients(lab, book, result, ips, timeout, progress) -> None:
         sock.bind(("0.0.0.0", 0))
         return sock
 
-    clients = {src: lab.worker.run_in(book.netns_of(src), make) for src in result.sources}
+    clients = {}
+    for src in result.sources:
+        try:
+            clients[src] = lab.worker.run_in(book.netns_of(src), make)
+        except (OSError, KernelError) as exc:
+            result.errors.append(f"{src} could not open a UDP client: {exc}")
+            for key, pair in result.pairs.items():
+                if key[0] == src and key[2] == "udp" and pair.error is None:
+                    pair.error = f"client could not start: {exc}"
     by_fd = {sock.fileno(): src for src, sock in clients.items()}
     ep = select.epoll()
     for sock in clients.values():
@@ -358,7 +367,13 @@ def _tcp_clients(lab, book, result, ips, timeout, progress) -> dict[tuple[str, s
                 while position < len(queue) and queue[position][0] == src and len(clients) + len(batch) < TCP_WINDOW:
                     batch.append(queue[position])
                     position += 1
-                socks = lab.worker.run_in(book.netns_of(src), lambda n=len(batch): [socket.socket() for _ in range(n)])
+                try:
+                    socks = lab.worker.run_in(book.netns_of(src), lambda n=len(batch): [socket.socket() for _ in range(n)])
+                except (OSError, KernelError) as exc:
+                    for key in batch:
+                        result.pairs[key].error = f"client could not start: {exc}"
+                    done += len(batch)
+                    continue
                 for key, sock in zip(batch, socks):
                     sock.setblocking(False)
                     code = sock.connect_ex((ips[key[1]], TCP_PORT))

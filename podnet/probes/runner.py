@@ -24,6 +24,7 @@ from typing import Iterable
 
 from pyroute2.netlink.exceptions import NetlinkError
 
+from podnet import netns
 from podnet.addressbook import AddressBook
 from podnet.errors import InputError, KernelError
 from podnet.probes.verdict import INITIAL_TTL, ProbeSpec, Sighting, Verdict, judge
@@ -67,6 +68,7 @@ class ProbeSession:
         self.book = book or AddressBook(lab.state)
         self.s = _scapy()
         self._watches: dict[str, _Watch] = {}
+        self._blind: set[str] = set()
         self._senders: dict[str, socket.socket] = {}
 
     def describer(self, source: str):
@@ -85,8 +87,13 @@ class ProbeSession:
     # -- sockets inside namespaces -----------------------------------------------------------
 
     def _watch_all(self) -> list[_Watch]:
+        """Capture sockets in every namespace of the lab; one that is gone is skipped and
+        remembered (a verdict that needed it becomes an error)."""
         for owner in self.book.endpoints():
-            if owner.netns in self._watches:
+            if owner.netns in self._watches or owner.netns in self._blind:
+                continue
+            if not netns.exists(owner.netns):
+                self._blind.add(owner.netns)
                 continue
             sock = self.lab.worker.run_in(owner.netns, lambda: socket.socket(socket.AF_PACKET, socket.SOCK_RAW, socket.htons(ETH_P_ALL)))
             sock.setblocking(False)
@@ -122,6 +129,9 @@ class ProbeSession:
         except OSError:
             raise InputError("destination", destination, "must be an IPv4 address, a node or a Running Pod") from None
         token = TOKEN_PREFIX + secrets.token_hex(8).encode()
+        if not netns.exists(src_ns):
+            spec = ProbeSpec(source, "", dst_ip, proto, port, None, 0, token.decode(), timeout)
+            return judge(spec, [], None, None, error=f"the sender's namespace {src_ns} is gone (deleted by hand?)")
         try:
             src_ip = self._route_source(src_ns, dst_ip)
         except _NoRoute as exc:
@@ -145,7 +155,15 @@ class ProbeSession:
         except KernelError as exc:
             return judge(spec, [], None, None, error=str(exc))
         sightings, reply, rtt = self._observe(spec, src_ns, token, watches, started)
-        return judge(spec, sightings, reply, rtt)
+        verdict = judge(spec, sightings, reply, rtt)
+        blind = [ns for ns in self._blind if ns in self._owners_of(dst_ip)]
+        if verdict.status != "reached" and blind:
+            # The namespace that should have received it could not be watched: no verdict.
+            return judge(spec, sightings, reply, rtt, error=f"could not watch {', '.join(blind)} (its namespace is gone)")
+        return verdict
+
+    def _owners_of(self, address: str) -> set[str]:
+        return {owner.netns for owner in self.book.owners(address)}
 
     def _route_source(self, netns: str, dst_ip: str) -> str:
         try:

@@ -618,3 +618,72 @@ def kill_pid(pid: int) -> None:
         os.kill(pid, signal.SIGKILL)
     except ProcessLookupError:
         pass
+
+
+# -- probes, matrix, compare and capture: helpers added for their tests ----------------------------
+
+def probe_cmd(lab: Lab, *args: str, timeout: float = CMD_TIMEOUT) -> subprocess.CompletedProcess:
+    """``podnet probe --name LAB ARGS...`` as a child process."""
+    return podnet("probe", "--name", lab.name, *args, timeout=timeout)
+
+
+def probe_json(lab: Lab, *args: str, expect: int | None = 0, timeout: float = CMD_TIMEOUT) -> dict:
+    """Run a probe (or ``--all``) with ``-o json``; check the exit code; return the parsed JSON."""
+    result = probe_cmd(lab, *args, "-o", "json", timeout=timeout)
+    if expect is not None:
+        assert result.returncode == expect, explain(result)
+    try:
+        return json.loads(result.stdout)
+    except ValueError:
+        raise AssertionError("probe printed no JSON\n" + explain(result)) from None
+
+
+def assert_refused(result: subprocess.CompletedProcess, *mentions: str, code: int = 2) -> str:
+    """Exit ``code``, nothing on stdout, exactly one ``podnet:`` line on stderr naming ``mentions``;
+    returns that line."""
+    assert result.returncode == code, explain(result)
+    assert "Traceback" not in result.stdout + result.stderr, explain(result)
+    assert result.stdout == "", explain(result)
+    lines = result.stderr.splitlines()
+    assert len(lines) == 1 and result.stderr.endswith("\n"), explain(result)
+    assert lines[0].startswith("podnet:"), lines[0]
+    for word in mentions:
+        assert word in lines[0], f"{word!r} not named in {lines[0]!r}"
+    return lines[0]
+
+
+def masquerade_in_node(lab: Lab, node: str, src_cidr: str, dst_cidr: str) -> None:
+    """Add ``POSTROUTING -s SRC -d DST -j MASQUERADE`` to the nat table INSIDE the node's
+    namespace (never the machine's own); it disappears with the namespace."""
+    rule = ["-s", src_cidr, "-d", dst_cidr, "-j", "MASQUERADE"]
+    added = lab.in_ns(node, "iptables", "-w", "5", "-t", "nat", "-A", "POSTROUTING", *rule)
+    assert added.returncode == 0, explain(added)
+    check = lab.in_ns(node, "iptables", "-w", "5", "-t", "nat", "-C", "POSTROUTING", *rule)
+    assert check.returncode == 0, explain(check)
+
+
+def root_iptables_save() -> list[str] | str | None:
+    """``iptables-save`` of the root namespace: comment lines dropped, packet counters blanked
+    (they move with any traffic of the machine); None if iptables-save is not installed."""
+    return _tables("iptables-save")
+
+
+def pcap_records(data: bytes) -> int:
+    """How many packet records a classic pcap stream holds (header only: 0)."""
+    import struct
+
+    if len(data) < 24:
+        return 0
+    magic = data[:4]
+    if magic in (b"\xd4\xc3\xb2\xa1", b"\x4d\x3c\xb2\xa1"):
+        endian = "<"
+    elif magic in (b"\xa1\xb2\xc3\xd4", b"\xa1\xb2\x3c\x4d"):
+        endian = ">"
+    else:
+        raise AssertionError(f"not a pcap stream: {data[:16]!r}")
+    count, offset = 0, 24
+    while offset + 16 <= len(data):
+        incl_len = struct.unpack(endian + "I", data[offset + 8:offset + 12])[0]
+        offset += 16 + incl_len
+        count += 1
+    return count
