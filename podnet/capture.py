@@ -64,8 +64,11 @@ def open_output(path: str):
 
 def run_tcpdump(netns: str, iface: str, bpf: list[str], count: int, duration: float) -> bytes:
     """Capture in ``netns`` until ``count`` packets or ``duration`` seconds; the pcap bytes."""
-    argv = ["nsenter", f"--net={netns_path(netns)}", "--", "tcpdump", "-i", iface, "-nn", "-U", "-s", "262144",
-            "-c", str(count), "-w", "-", "--", *bpf]
+    # On "any", the default link type (SLL2) stores interface *indexes*, which a reader in
+    # another namespace resolves to its own, wrong names: SLL (v1) stores none.
+    link_type = ["-y", "LINUX_SLL"] if iface == "any" else []
+    argv = ["nsenter", f"--net={netns_path(netns)}", "--", "tcpdump", "-i", iface, *link_type, "-nn", "-U",
+            "-s", "262144", "-c", str(count), "-w", "-", "--", *bpf]
     try:
         proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     except FileNotFoundError:

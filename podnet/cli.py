@@ -125,7 +125,7 @@ def build_parser() -> argparse.ArgumentParser:
     capture = sub.add_parser("capture", help="capture packets in a node's or Pod's namespace (pcap + named summary)")
     _add_lab(capture)
     capture.add_argument("target", help="node or Pod to capture in")
-    capture.add_argument("-i", "--interface", default="any", help="interface (default any)")
+    capture.add_argument("-i", "--interface", help="interface (default: eth0 in a Pod, any in a node)")
     capture.add_argument("-f", "--filter", default="", help="BPF filter, e.g. 'icmp or udp port 8081'")
     capture.add_argument("-c", "--count", default="10", help="stop after this many packets (default 10)")
     capture.add_argument("--duration", default="10", help="stop after this many seconds (default 10)")
@@ -318,8 +318,12 @@ def cmd_describe(args) -> int:
 
 
 def cmd_exec(args) -> int:
+    argv = list(args.argv)
+    if argv[:1] == ["--name"] and len(argv) > 1 and args.name is None:
+        args.name = argv[1]  # "podnet exec POD --name LAB -- CMD" reads naturally too
+        argv = argv[2:]
     state = state_store.load(_lab_name(args.name))
-    argv = args.argv[1:] if args.argv[:1] == ["--"] else args.argv
+    argv = argv[1:] if argv[:1] == ["--"] else argv
     if not argv:
         raise InputError("command", "", "give one after --, e.g. podnet exec pod-1-1 -- ip addr")
     target = args.target
@@ -467,6 +471,8 @@ def cmd_capture(args) -> int:
     netns = book.netns_of(args.target)
     if netns is None:
         raise InputError("target", args.target, "must be a node or a Running Pod of lab " + state.name)
+    if args.interface is None:
+        args.interface = "eth0" if args.target in state.pods else "any"
     if args.interface != "any" and (len(args.interface) > 15 or not args.interface.replace("-", "").replace(".", "").replace("_", "").isalnum()):
         raise InputError("interface", args.interface, "must be an interface name (at most 15 characters) or any")
     bpf = args.filter.split() if args.filter else []
