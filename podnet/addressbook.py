@@ -41,6 +41,8 @@ class AddressBook:
             self._add(IPv4Address(node.internal_ip), owner)
             if node.pod_cidr:
                 self._add(IPv4Network(node.pod_cidr).network_address + 1, owner)
+                if state.spec.routing == "vxlan":
+                    self._add(IPv4Network(node.pod_cidr).network_address, owner)  # the VTEP
         for pod in state.pods.values():
             if pod.phase == RUNNING and pod.ip:
                 self._add(IPv4Address(pod.ip), Owner("pod", pod.name, pod.node, netns_name(lab, pod.name)))

@@ -70,6 +70,7 @@ def build_parser() -> argparse.ArgumentParser:
     up.add_argument("--underlay-cidr", help="node network (default 192.168.77.0/24)")
     up.add_argument("--cni", help="bridge, ptp, builtin, none or missing (default bridge)")
     up.add_argument("--max-pods", help="kubelet maxPods (default 110)")
+    up.add_argument("--routing", help="host-gw (default: podCIDR via node IP) or vxlan (flannel.1 overlay, Pod MTU 1450)")
     up.add_argument("--network-model", help="kubernetes (default) or docker: the same machines with "
                     "a Docker bridge each (172.17.0.0/16 everywhere, NAT, published ports)")
     up.add_argument("--static-arp", help="auto, on or off: permanent neighbour entries, "
@@ -132,6 +133,11 @@ def build_parser() -> argparse.ArgumentParser:
     capture.add_argument("-w", "--write", help="save the pcap here (a new file, mode 0600)")
     _add_output(capture)
 
+    routing = sub.add_parser("routing", help="switch a running lab between host-gw and vxlan")
+    _add_lab(routing)
+    routing.add_argument("mode", help="host-gw or vxlan")
+    _add_output(routing)
+
     cli = sub.add_parser("cli", help="open the interactive CLI on a running lab")
     _add_lab(cli)
 
@@ -185,7 +191,7 @@ def cmd_up(args) -> int:
         "node_cidr_mask_size": args.node_cidr_mask_size, "service_cidr": args.service_cluster_ip_range,
         "underlay_cidr": args.underlay_cidr, "cni": args.cni, "max_pods": args.max_pods,
         "node_count": args.node_count, "pods_per_node": args.pods_per_node,
-        "static_arp": args.static_arp, "model": args.network_model,
+        "static_arp": args.static_arp, "model": args.network_model, "routing": args.routing,
     }
     topology = spec_mod.topology_path(args.topology, TOPOLOGIES_DIR) if args.topology else None
     spec = spec_mod.spec_from_sources(topology, overrides)
@@ -507,6 +513,29 @@ def cmd_capture(args) -> int:
     return EXIT_OK
 
 
+def cmd_routing(args) -> int:
+    name = _lab_name(args.name)
+    if args.mode not in spec_mod.ROUTING_CHOICES:
+        raise InputError("routing", args.mode, "must be one of " + ", ".join(spec_mod.ROUTING_CHOICES))
+    _require_root()
+    lab = controller.Lab.open(name)
+    try:
+        before = lab.state.spec.routing
+        started = time.perf_counter()
+        with state_store.LabLock(lab.paths):
+            counts = lab.switch_routing(args.mode)
+        elapsed = time.perf_counter() - started
+    finally:
+        lab.close()
+    if args.output == "json":
+        print(json.dumps(dict(counts, lab=name, before=before, after=args.mode, seconds=round(elapsed, 4)), indent=2))
+    else:
+        print(f"lab {name}: routing {before} -> {args.mode} in {elapsed:.2f}s "
+              f"({counts['routesRemoved']} routes removed, {counts['routesAdded']} added, "
+              f"{counts['interfaces']} interfaces set to MTU {1450 if args.mode == 'vxlan' else 1500})")
+    return EXIT_OK
+
+
 def _parse_seconds(field: str, value: str, most: float = 60) -> float:
     try:
         seconds = float(value)
@@ -560,7 +589,7 @@ def cmd_clean(args) -> int:
 HANDLERS = {
     "up": cmd_up, "down": cmd_down, "get": cmd_get, "describe": cmd_describe, "exec": cmd_exec,
     "cni": cmd_cni, "cli": cmd_cli, "list": cmd_list, "clean": cmd_clean, "probe": cmd_probe,
-    "compare": cmd_compare, "capture": cmd_capture,
+    "compare": cmd_compare, "capture": cmd_capture, "routing": cmd_routing,
 }
 
 

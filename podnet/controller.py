@@ -17,7 +17,7 @@ import os
 import signal
 import time
 from dataclasses import dataclass, field
-from ipaddress import IPv4Network
+from ipaddress import IPv4Interface, IPv4Network
 from typing import Callable
 
 from podnet import dockerbridge, netlink, netns, plan, reconcile, state as state_store, underlay
@@ -28,8 +28,8 @@ from podnet.errors import InputError, KernelError, LabConflict
 from podnet.kubelet import Kubelet, refresh_node_readiness
 from podnet.model import RUNNING, LabState
 from podnet.naming import UNDERLAY_NAME, netns_name
-from podnet.routing import hostgw, neighbours
-from podnet.spec import ClusterSpec
+from podnet.routing import hostgw, neighbours, vxlan
+from podnet.spec import ROUTING_CHOICES, ClusterSpec
 
 log = logging.getLogger(__name__)
 
@@ -70,7 +70,8 @@ class Lab:
             path = os.path.join(directory, CONFLIST_NAME)
             if node.pod_cidr is None:
                 continue  # CIDRNotAvailable: no slice, so no config (flannel would not write one)
-            conflist = render_conflist(cni, IPv4Network(node.pod_cidr), self.paths.ipam_dir(node.name))
+            conflist = render_conflist(cni, IPv4Network(node.pod_cidr), self.paths.ipam_dir(node.name),
+                                       vxlan.pod_mtu(self.state.spec.routing))
             if conflist is None:
                 if os.path.exists(path):
                     os.unlink(path)
@@ -95,6 +96,58 @@ class Lab:
         self.kubelet.sync(lambda d, t: progress("pods", d, t))
         self.settle()
         self.save()
+
+    def _sync_vtep(self, node, ns: str, sock) -> None:
+        """flannel.1 with its address and MAC, then its neighbour and forwarding tables."""
+        index = netlink.ensure_vxlan(
+            sock, ns, vxlan.DEVICE, vxlan.VNI, vxlan.PORT, node.internal_ip, hostgw.UNDERLAY_IFNAME,
+            vxlan.vtep_mac(node), IPv4Interface(f"{vxlan.vtep_ip(node)}/32"), vxlan.POD_MTU,
+        )
+        links = netlink.links_by_name(sock)
+        want = vxlan.desired_neighbours(self.state, node.name)
+        have = {n for n in netlink.permanent_neighbours(sock, links) if n.dev == vxlan.DEVICE}
+        if want != have:
+            netlink.apply_neighbours(sock, ns, sorted(want - have), sorted(have - want), links)
+        want_fdb = vxlan.desired_fdb(self.state, node.name)
+        have_fdb = netlink.fdb_entries(sock, index)
+        if want_fdb != have_fdb:
+            netlink.apply_fdb(sock, ns, index, sorted(want_fdb - have_fdb), sorted(have_fdb - want_fdb))
+
+    def switch_routing(self, routing: str, progress: Progress = _quiet) -> dict[str, int]:
+        """Move a running lab between host-gw and vxlan: tunnels and routes, the CNI configs'
+        MTU for new Pods, and the MTU of every running Pod's interfaces (flannel would need
+        the Pods restarted; podnet changes them in place). Returns counts of what changed."""
+        if routing not in ROUTING_CHOICES:
+            raise InputError("routing", routing, "must be one of " + ", ".join(ROUTING_CHOICES))
+        if self.state.spec.model == "docker":
+            raise InputError("routing", routing, "a Docker-model lab has no Pod network to route")
+        self.state.spec = dataclasses.replace(self.state.spec, routing=routing)
+        mtu = vxlan.pod_mtu(routing)
+        if self.state.spec.cni != "none":
+            self.write_cni_configs(self.state.spec.cni)
+        changed = self.set_pod_mtu(mtu)
+        progress("mtu", 1, 1)
+        diffs, _ = self.sync_routes()
+        progress("routes", 1, 1)
+        self.save()
+        return {"interfaces": changed, "routesAdded": sum(len(d.add) for d in diffs.values()),
+                "routesRemoved": sum(len(d.delete) for d in diffs.values())}
+
+    def set_pod_mtu(self, mtu: int) -> int:
+        """Pods' eth0, their host-side veths and the node bridges, all to ``mtu``."""
+        lab = self.state.name
+        changed = 0
+        for pod in self.state.pods.values():
+            if pod.phase != RUNNING or not pod.node:
+                continue
+            pod_ns, node_ns = netns_name(lab, pod.name), netns_name(lab, pod.node)
+            changed += netlink.set_mtu(self.sockets(pod_ns), pod_ns, "eth0", mtu)
+            if pod.host_veth:
+                changed += netlink.set_mtu(self.sockets(node_ns), node_ns, pod.host_veth, mtu)
+        for node in self.state.nodes.values():
+            ns = netns_name(lab, node.name)
+            changed += netlink.set_mtu(self.sockets(ns), ns, BRIDGE_NAME, mtu)
+        return changed
 
     # -- after the kubelets: bridges and neighbours ----------------------------------------------
 
@@ -136,10 +189,22 @@ class Lab:
         and the other nodes are still reconciled (the periodic check in the CLI).
         """
         diffs, problems = {}, []
+        overlay = self.state.spec.routing == "vxlan"
         for node in self.state.nodes.values():
             ns = netns_name(self.state.name, node.name)
             sock = self.sockets(ns)
-            desired = hostgw.desired_routes(self.state, node.name)
+            if overlay and node.pod_cidr:
+                try:
+                    self._sync_vtep(node, ns, sock)
+                except KernelError as exc:
+                    if strict:
+                        raise
+                    problems.append(str(exc))
+                    continue
+                desired = vxlan.desired_routes(self.state, node.name)
+            else:
+                netlink.delete_link(sock, ns, vxlan.DEVICE)  # host-gw has no tunnel (its routes go with it)
+                desired = hostgw.desired_routes(self.state, node.name)
             diff = reconcile.diff_routes(desired, netlink.owned_routes(sock))
             if not diff.empty:
                 try:

@@ -21,6 +21,7 @@ from podnet.errors import KernelError
 from podnet.netns import NetnsWorker, netns_path
 from podnet.routing.hostgw import Route
 
+RTNH_F_ONLINK = 4
 RTPROT_BOOT = 3  # what `ip route add` and the CNI plugins' netlink calls leave on a route
 # rtm_protocol podnet stamps on the routes it owns, so a reconcile never touches others'.
 RTPROT_PODNET = 77
@@ -95,13 +96,14 @@ def create_veth(ipr: IPRoute, ns: str, name: str, peer: str, peer_ns: str) -> No
 
 def create_pod_veth(
     ipr: IPRoute, ns: str, name: str, index: int, bridge_index: int, peer: str, peer_ns: str, peer_index: int,
+    mtu: int = 1500,
 ) -> None:
     """One request: veth ``name`` (ifindex ``index``) up on the bridge in ``ns``, its peer
-    ``peer`` (ifindex ``peer_index``) created directly in ``peer_ns``."""
+    ``peer`` (ifindex ``peer_index``) created directly in ``peer_ns``, both with ``mtu``."""
     fd = os.open(netns_path(peer_ns), os.O_RDONLY | os.O_CLOEXEC)
     try:
-        ipr.link("add", ifname=name, index=index, kind="veth", master=bridge_index, state="up",
-                 peer={"ifname": peer, "net_ns_fd": fd, "index": peer_index})
+        ipr.link("add", ifname=name, index=index, kind="veth", master=bridge_index, state="up", mtu=mtu,
+                 peer={"ifname": peer, "net_ns_fd": fd, "index": peer_index, "mtu": mtu})
     except NetlinkError as exc:
         raise _fail(f"add veth {name} (peer {peer} in {peer_ns})", ns, exc) from None
     finally:
@@ -119,12 +121,12 @@ def max_index(ipr: IPRoute) -> int:
     return max(link["index"] for link in ipr.get_links())
 
 
-def ensure_bridge(ipr: IPRoute, ns: str, name: str, address: IPv4Interface | None) -> int:
+def ensure_bridge(ipr: IPRoute, ns: str, name: str, address: IPv4Interface | None, mtu: int = 1500) -> int:
     """A Linux bridge, up, with ``address`` on it; returns its index."""
     try:
         index = lookup(ipr, name)
         if index is None:
-            ipr.link("add", ifname=name, kind="bridge")
+            ipr.link("add", ifname=name, kind="bridge", mtu=mtu)
             index = index_of(ipr, ns, name)
         if address is not None:
             ensure_address(ipr, ns, index, address)
@@ -188,6 +190,7 @@ def owned_routes(ipr: IPRoute) -> set[Route]:
             IPv4Network(f"{dst}/{msg['dst_len']}"),
             IPv4Address(gateway) if gateway else None,
             names.get(msg.get_attr("RTA_OIF"), "?"),
+            bool(msg["flags"] & RTNH_F_ONLINK),
         ))
     return routes
 
@@ -203,6 +206,8 @@ def apply_routes(ipr: IPRoute, ns: str, add: list[Route], delete: list[Route]) -
         kwargs = {"dst": str(route.dst), "oif": index_of(ipr, ns, route.dev), "proto": RTPROT_PODNET}
         if route.gateway is not None:
             kwargs["gateway"] = str(route.gateway)
+        if route.onlink:
+            kwargs["flags"] = RTNH_F_ONLINK
         try:
             ipr.route("add", **kwargs)
         except NetlinkError as exc:
@@ -311,3 +316,57 @@ def apply_neighbours(ipr: IPRoute, ns: str, add, delete, links: dict[str, tuple[
             ipr.neigh("replace", dst=str(entry.ip), lladdr=entry.mac, ifindex=links[entry.dev][0], state=NUD_PERMANENT)
         except NetlinkError as exc:
             raise _fail(f"add neighbour {entry.ip} lladdr {entry.mac} dev {entry.dev}", ns, exc) from None
+
+
+def ensure_vxlan(ipr: IPRoute, ns: str, name: str, vni: int, port: int, local: str, underlay_dev: str,
+                 mac: str, address: IPv4Interface, mtu: int) -> int:
+    """A VXLAN device (learning off, static FDB), its /32 VTEP address, up; returns its index."""
+    index = lookup(ipr, name)
+    try:
+        if index is None:
+            ipr.link("add", ifname=name, kind="vxlan", vxlan_id=vni, vxlan_port=port, vxlan_local=local,
+                     vxlan_link=index_of(ipr, ns, underlay_dev), vxlan_learning=0, mtu=mtu, address=mac)
+            index = index_of(ipr, ns, name)
+        ensure_address(ipr, ns, index, address)
+        ipr.link("set", index=index, state="up")
+    except NetlinkError as exc:
+        raise _fail(f"set up VXLAN device {name}", ns, exc) from None
+    return index
+
+
+def fdb_entries(ipr: IPRoute, index: int):
+    from podnet.routing.vxlan import FdbEntry
+
+    found = set()
+    for msg in ipr.fdb("dump", ifindex=index):
+        if msg["ifindex"] != index:
+            continue
+        mac, dst = msg.get_attr("NDA_LLADDR"), msg.get_attr("NDA_DST")
+        if mac and dst and mac != "00:00:00:00:00:00":
+            found.add(FdbEntry(mac, IPv4Address(dst)))
+    return found
+
+
+def apply_fdb(ipr: IPRoute, ns: str, index: int, add, delete) -> None:
+    for entry in delete:
+        try:
+            ipr.fdb("del", ifindex=index, lladdr=entry.mac, dst=str(entry.remote))
+        except NetlinkError:
+            pass
+    for entry in add:
+        try:
+            ipr.fdb("append", ifindex=index, lladdr=entry.mac, dst=str(entry.remote), state=NUD_PERMANENT)
+        except NetlinkError as exc:
+            raise _fail(f"add forwarding entry {entry.mac} dst {entry.remote}", ns, exc) from None
+
+
+def set_mtu(ipr: IPRoute, ns: str, ifname: str, mtu: int) -> bool:
+    """Set ``ifname``'s MTU; False if there is no such interface."""
+    index = lookup(ipr, ifname)
+    if index is None:
+        return False
+    try:
+        ipr.link("set", index=index, mtu=mtu)
+    except NetlinkError as exc:
+        raise _fail(f"set the MTU of {ifname} to {mtu}", ns, exc) from None
+    return True

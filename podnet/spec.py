@@ -34,7 +34,7 @@ DEFAULT_MAX_PODS = 110
 FIRST_NODE_HOST = 11
 
 CNI_CHOICES = ("bridge", "ptp", "builtin", "none", "missing")
-ROUTING_CHOICES = ("host-gw",)
+ROUTING_CHOICES = ("host-gw", "vxlan")
 STATIC_ARP_CHOICES = ("auto", "on", "off")
 MODEL_CHOICES = ("kubernetes", "docker")
 ROLES = ("control-plane", "worker")

@@ -52,8 +52,9 @@ class BuiltinBridge:
         host_if = host_veth_name(sandbox.container_id)
         node = self.sockets(sandbox.node_ns)
         try:
-            bridge_index = self._ensure_bridge(sandbox.node_ns, bridge, IPv4Interface(f"{pod_range.gateway}/{subnet.prefixlen}"))
-            host_index = self._create_veth(sandbox, host_if, bridge_index)
+            mtu = int(config.get("mtu", 1500))
+            bridge_index = self._ensure_bridge(sandbox.node_ns, bridge, IPv4Interface(f"{pod_range.gateway}/{subnet.prefixlen}"), mtu)
+            host_index = self._create_veth(sandbox, host_if, bridge_index, mtu)
             if config.get("hairpinMode"):
                 netlink.set_hairpin(node, sandbox.node_ns, host_index)
             pod = self.sockets(sandbox.pod_ns)
@@ -87,27 +88,27 @@ class BuiltinBridge:
         except KernelError:
             pass  # the node namespace is gone: so is the veth
 
-    def _create_veth(self, sandbox: Sandbox, host_if: str, bridge_index: int) -> int:
+    def _create_veth(self, sandbox: Sandbox, host_if: str, bridge_index: int, mtu: int) -> int:
         """Create the Pod's veth pair in one request, choosing both ifindexes so that no
         lookup is needed afterwards; returns the host end's index."""
         node = self.sockets(sandbox.node_ns)
         index = self._next_index.get(sandbox.node_ns) or netlink.max_index(node) + 1
         try:
             netlink.create_pod_veth(node, sandbox.node_ns, host_if, index, bridge_index,
-                                    sandbox.ifname, sandbox.pod_ns, POD_IFINDEX)
+                                    sandbox.ifname, sandbox.pod_ns, POD_IFINDEX, mtu)
         except KernelError:
             # Someone else took that index (a student adding a link by hand): look again.
             index = netlink.max_index(node) + 1
             netlink.create_pod_veth(node, sandbox.node_ns, host_if, index, bridge_index,
-                                    sandbox.ifname, sandbox.pod_ns, POD_IFINDEX)
+                                    sandbox.ifname, sandbox.pod_ns, POD_IFINDEX, mtu)
         self._next_index[sandbox.node_ns] = index + 1
         return index
 
-    def _ensure_bridge(self, node_ns: str, bridge: str, gateway: IPv4Interface) -> int:
+    def _ensure_bridge(self, node_ns: str, bridge: str, gateway: IPv4Interface, mtu: int) -> int:
         key = (node_ns, bridge)
         index = self._bridges.get(key)
         if index is None:
-            index = netlink.ensure_bridge(self.sockets(node_ns), node_ns, bridge, gateway)
+            index = netlink.ensure_bridge(self.sockets(node_ns), node_ns, bridge, gateway, mtu)
             netlink.write_sysctl(self.worker, node_ns, "net.ipv4.ip_forward", "1")
             self._bridges[key] = index
         return index

@@ -34,8 +34,9 @@ def host_local_ipam(pod_cidr: IPv4Network, data_dir: str) -> dict[str, Any]:
     }
 
 
-def render_conflist(cni: str, pod_cidr: IPv4Network, ipam_dir: str) -> dict[str, Any] | None:
-    """The conflist for one node, or None for ``--cni none`` (no config at all)."""
+def render_conflist(cni: str, pod_cidr: IPv4Network, ipam_dir: str, mtu: int = 1500) -> dict[str, Any] | None:
+    """The conflist for one node, or None for ``--cni none`` (no config at all). ``mtu`` is
+    what the Pods' interfaces get (1450 under a VXLAN overlay)."""
     ipam = host_local_ipam(pod_cidr, ipam_dir)
     if cni == "none":
         return None
@@ -46,10 +47,11 @@ def render_conflist(cni: str, pod_cidr: IPv4Network, ipam_dir: str) -> dict[str,
             "isGateway": True,
             "ipMasq": False,
             "hairpinMode": True,
+            "mtu": mtu,
             "ipam": ipam,
         }
     elif cni == "ptp":
-        plugin = {"type": "ptp", "ipMasq": False, "ipam": ipam}
+        plugin = {"type": "ptp", "ipMasq": False, "mtu": mtu, "ipam": ipam}
     elif cni == "missing":
         plugin = {"type": MISSING_TYPE, "ipam": ipam}
     else:

@@ -175,7 +175,10 @@ def _own_addresses(lab, name: str) -> set[str]:
     node = lab.state.nodes[name]
     own = {node.internal_ip}
     if node.pod_cidr:
-        own.add(str(IPv4Network(node.pod_cidr).network_address + 1))
+        network = IPv4Network(node.pod_cidr).network_address
+        own.add(str(network + 1))  # the bridge gateway, its source towards its own Pods
+        if lab.state.spec.routing == "vxlan":
+            own.add(str(network))  # flannel.1's VTEP address, its source through the overlay
     return own
 
 

@@ -22,10 +22,11 @@ class Route:
     dst: IPv4Network
     gateway: IPv4Address | None
     dev: str
+    onlink: bool = False  # the gateway is reachable on dev without a connected subnet (VXLAN)
 
     def __str__(self) -> str:
         via = f" via {self.gateway}" if self.gateway else ""
-        return f"{self.dst}{via} dev {self.dev}"
+        return f"{self.dst}{via} dev {self.dev}" + (" onlink" if self.onlink else "")
 
 
 def desired_routes(state: LabState, node_name: str) -> set[Route]:

@@ -130,7 +130,7 @@ def test_unknown_cni_rejected(cni):
 
 def test_unknown_routing_rejected():
     with pytest.raises(InputError) as info:
-        build_spec(nodes=[("n", None)], routing="vxlan")
+        build_spec(nodes=[("n", None)], routing="calico-bgp")
     assert info.value.field == "routing"
 
 
