@@ -109,13 +109,30 @@ def run_tcpdump(netns: str, iface: str, bpf: list[str], count: int, duration: fl
 def describe(pcap: bytes, book: AddressBook, near: str | None) -> list[PacketLine]:
     """One line per IPv4 packet, with owners, hops and NAT notes."""
     from scapy.layers.inet import IP, TCP, UDP
+    from scapy.layers.vxlan import VXLAN
+    from scapy.packet import bind_layers
     from scapy.utils import rdpcap
 
+    from podnet.routing import vxlan
+
+    bind_layers(UDP, VXLAN, dport=vxlan.PORT)  # flannel's Linux port, not IANA's 4789
     lines = []
     for number, packet in enumerate(rdpcap(io.BytesIO(pcap)), start=1):
         if IP not in packet:
             continue
         ip = packet[IP]
+        if VXLAN in packet and IP in packet[VXLAN]:
+            inner = packet[VXLAN][IP]
+            inner_src, inner_dst = book.owner(inner.src, near), book.owner(inner.dst, near)
+            outer_src, outer_dst = book.owner(ip.src, near), book.owner(ip.dst, near)
+            lines.append(PacketLine(
+                number, float(packet.time), getattr(packet, "sniffed_on", None) or "", "VXLAN", ip.src, ip.dst,
+                packet[UDP].sport, packet[UDP].dport, ip.ttl,
+                outer_src.label() if outer_src else "outside the lab", outer_dst.label() if outer_dst else "outside the lab",
+                f"VNI {packet[VXLAN].vni} carrying {inner.src} ({inner_src.label() if inner_src else '?'}) -> "
+                f"{inner.dst} ({inner_dst.label() if inner_dst else '?'}), inner TTL {inner.ttl}, inner addresses unchanged",
+            ))
+            continue
         sport = dport = None
         proto = {1: "ICMP", 6: "TCP", 17: "UDP"}.get(ip.proto, str(ip.proto))
         if TCP in packet or UDP in packet:

@@ -9,11 +9,13 @@ JSON carries only the fields the lab models. Pure: no I/O beyond building string
 from __future__ import annotations
 
 import time
+from ipaddress import IPv4Network
 from datetime import datetime, timezone
 from typing import Any, Iterable, Sequence
 
 from podnet.model import CONTAINER_CREATING, RUNNING, Event, LabState, NodeState, PodState
 from podnet.naming import netns_name
+from podnet.routing.vxlan import vtep_mac as vtep_mac_of
 
 
 def age(since: float, now: float | None = None) -> str:
@@ -49,12 +51,15 @@ def _iso(ts: float) -> str:
 def nodes_table(state: LabState, wide: bool = False) -> str:
     headers = ["NAME", "STATUS", "ROLES", "AGE", "INTERNAL-IP", "POD-CIDR"]
     if wide:
-        headers += ["ROUTING", "CNI", "NETNS"]
+        headers += ["ROUTING", "VTEP", "CNI", "NETNS"]
     rows = []
     for node in state.nodes.values():
         row: list[object] = [node.name, node.status_text, node.role, age(node.created), node.internal_ip, node.pod_cidr]
         if wide:
-            row += [state.spec.routing, state.spec.cni, netns_name(state.name, node.name)]
+            vtep = None
+            if state.spec.routing == "vxlan" and node.pod_cidr:
+                vtep = f"{IPv4Network(node.pod_cidr).network_address} {vtep_mac_of(node)}"
+            row += [state.spec.routing, vtep, state.spec.cni, netns_name(state.name, node.name)]
         rows.append(row)
     return table(headers, rows)
 
@@ -95,6 +100,8 @@ def node_json(state: LabState, node: NodeState) -> dict[str, Any]:
                                  {"type": "Hostname", "address": node.name}],
                    "conditions": conditions},
         "podnet": {"netns": netns_name(state.name, node.name), "routing": state.spec.routing,
+                   "vtep": ({"device": "flannel.1", "address": str(IPv4Network(node.pod_cidr).network_address),
+                             "mac": vtep_mac_of(node)} if state.spec.routing == "vxlan" and node.pod_cidr else None),
                    "cni": state.spec.cni, "cniConfig": node.cni_config},
     }
 
