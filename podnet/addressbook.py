@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from ipaddress import IPv4Address, IPv4Network
 
 from podnet.model import RUNNING, LabState
-from podnet.naming import netns_name
+from podnet.naming import ROUTER_NAME, netns_name
 
 
 @dataclass(frozen=True)
@@ -24,6 +24,8 @@ class Owner:
     def label(self) -> str:
         if self.kind == "pod":
             return f"{self.name} on {self.node}"
+        if self.kind == "router":
+            return "the underlay router"
         return f"node {self.name}"
 
 
@@ -46,6 +48,12 @@ class AddressBook:
         for pod in state.pods.values():
             if pod.phase == RUNNING and pod.ip:
                 self._add(IPv4Address(pod.ip), Owner("pod", pod.name, pod.node, netns_name(lab, pod.name)))
+        if state.spec.underlay == "routed":
+            from podnet.plan import router_ip, segments
+
+            router = Owner("router", ROUTER_NAME, None, netns_name(lab, ROUTER_NAME))
+            for index in range(len(segments(state.spec))):
+                self._add(router_ip(state.spec, index), router)
 
     def _add(self, address: IPv4Address, owner: Owner) -> None:
         owners = self._owners.setdefault(address, [])

@@ -70,6 +70,7 @@ def build_parser() -> argparse.ArgumentParser:
     up.add_argument("--underlay-cidr", help="node network (default 192.168.77.0/24)")
     up.add_argument("--cni", help="bridge, ptp, builtin, none or missing (default bridge)")
     up.add_argument("--max-pods", help="kubelet maxPods (default 110)")
+    up.add_argument("--underlay", help="l2 (default: every node on one segment) or routed (two segments and a router)")
     up.add_argument("--routing", help="host-gw (default: podCIDR via node IP) or vxlan (flannel.1 overlay, Pod MTU 1450)")
     up.add_argument("--network-model", help="kubernetes (default) or docker: the same machines with "
                     "a Docker bridge each (172.17.0.0/16 everywhere, NAT, published ports)")
@@ -192,6 +193,7 @@ def cmd_up(args) -> int:
         "underlay_cidr": args.underlay_cidr, "cni": args.cni, "max_pods": args.max_pods,
         "node_count": args.node_count, "pods_per_node": args.pods_per_node,
         "static_arp": args.static_arp, "model": args.network_model, "routing": args.routing,
+        "underlay": args.underlay,
     }
     topology = spec_mod.topology_path(args.topology, TOPOLOGIES_DIR) if args.topology else None
     spec = spec_mod.spec_from_sources(topology, overrides)
@@ -245,7 +247,13 @@ def _print_up_summary(lab: controller.Lab, elapsed: float, output: str) -> None:
               "containers running (docker0 172.17.0.0/16 on every host, MASQUERADE, published ports)")
     else:
         print(f"lab {state.name} is up in {elapsed:.2f}s: {len(state.nodes)} nodes, {running}/{len(state.pods)} Pods Running "
-              f"(cni {state.spec.cni}, routing {state.spec.routing})")
+              f"(cni {state.spec.cni}, routing {state.spec.routing}"
+              + (", routed underlay: two L2 segments and a router" if state.spec.underlay == "routed" else "") + ")")
+        from podnet.routing import hostgw
+        if state.spec.routing == "host-gw":
+            for node in state.nodes.values():
+                for reason in hostgw.unroutable(state, node.name):
+                    print(f"warning: {node.name} {reason}")
     print()
     print(commands.get(state, "nodes"))
     print()

@@ -26,7 +26,7 @@ from podnet.cni.config import BRIDGE_NAME, CONFLIST_NAME, render_conflist
 from podnet.cni.runtime import CniRuntime
 from podnet.errors import InputError, KernelError, LabConflict
 from podnet.kubelet import Kubelet, refresh_node_readiness
-from podnet.model import RUNNING, LabState
+from podnet.model import RUNNING, LabState, add_event
 from podnet.naming import UNDERLAY_NAME, netns_name
 from podnet.routing import hostgw, neighbours, vxlan
 from podnet.spec import ROUTING_CHOICES, ClusterSpec
@@ -113,6 +113,17 @@ class Lab:
         if want_fdb != have_fdb:
             netlink.apply_fdb(sock, ns, index, sorted(want_fdb - have_fdb), sorted(have_fdb - want_fdb))
 
+    def note_unroutable(self) -> list[str]:
+        """host-gw across segments: record on each node why some podCIDRs have no route."""
+        reasons = []
+        if self.state.spec.routing != "host-gw":
+            return reasons
+        for node in self.state.nodes.values():
+            for reason in hostgw.unroutable(self.state, node.name):
+                add_event(node.events, "Warning", "NextHopNotConnected", reason, "route-controller")
+                reasons.append(f"{node.name}: {reason}")
+        return reasons
+
     def switch_routing(self, routing: str, progress: Progress = _quiet) -> dict[str, int]:
         """Move a running lab between host-gw and vxlan: tunnels and routes, the CNI configs'
         MTU for new Pods, and the MTU of every running Pod's interfaces (flannel would need
@@ -128,6 +139,7 @@ class Lab:
         changed = self.set_pod_mtu(mtu)
         progress("mtu", 1, 1)
         diffs, _ = self.sync_routes()
+        self.note_unroutable()
         progress("routes", 1, 1)
         self.save()
         return {"interfaces": changed, "routesAdded": sum(len(d.add) for d in diffs.values()),
@@ -250,6 +262,7 @@ def up(spec: ClusterSpec, progress: Progress = _quiet, detached: bool = False) -
         for node in lab_state.nodes.values():
             refresh_node_readiness(node)
         lab.sync_routes()
+        lab.note_unroutable()
         progress("routes", 1, 1)
         lab.kubelet.sync(lambda d, t: progress("pods", d, t))
         lab_state.static_arp = spec.static_arp == "on"

@@ -57,6 +57,7 @@ class NodeState:
     ready_reason: str = "KubeletNotReady"
     ready_message: str = ""
     network_unavailable: str | None = None  # reason, e.g. CIDRNotAvailable
+    segment: int = 0  # which L2 segment of the underlay the node's eth0 is on
     cni_config: str | None = None  # path of the conflist the runtime reads
     created: float = field(default_factory=time.time)
     events: list[Event] = field(default_factory=list)

@@ -21,7 +21,8 @@ IFNAME_MAX = 15
 
 # The underlay switch owns this name inside every lab; nodes and Pods may not take it.
 UNDERLAY_NAME = "underlay"
-RESERVED_NAMES = frozenset({UNDERLAY_NAME})
+ROUTER_NAME = "router"  # the router between underlay segments (routed underlay)
+RESERVED_NAMES = frozenset({UNDERLAY_NAME, ROUTER_NAME})
 
 
 def check_dns1123_label(field: str, value: object, max_len: int = DNS1123_LABEL_MAX) -> str:

@@ -12,18 +12,44 @@ from __future__ import annotations
 from podnet import addressing
 from podnet.ipam.range_allocator import CIDR_NOT_AVAILABLE, CidrNotAvailable, RangeAllocator
 from podnet.model import LabState, NodeState, PodState, add_event
-from podnet.naming import UNDERLAY_NAME, netns_name
+from ipaddress import IPv4Address, IPv4Network
+
+from podnet.naming import ROUTER_NAME, UNDERLAY_NAME, netns_name
 from podnet.spec import FIRST_NODE_HOST, ClusterSpec
 
 
+def segments(spec: ClusterSpec) -> list[IPv4Network]:
+    """The underlay's L2 segments: one, or (routed) the two halves of the underlay CIDR."""
+    if spec.underlay == "routed":
+        return list(spec.underlay_cidr.subnets(prefixlen_diff=1))
+    return [spec.underlay_cidr]
+
+
+def node_segment(spec: ClusterSpec, index: int) -> int:
+    """Which segment node ``index`` sits on: routed underlays put the first half of the
+    nodes on the first segment and the rest on the second."""
+    if spec.underlay != "routed":
+        return 0
+    return 0 if index < (len(spec.nodes) + 1) // 2 else 1
+
+
 def node_internal_ip(spec: ClusterSpec, index: int) -> str:
-    """INTERNAL-IP of node ``index`` (0-based) on the underlay."""
-    return str(addressing.nth_host(spec.underlay_cidr, FIRST_NODE_HOST + index))
+    """INTERNAL-IP of node ``index`` (0-based) on its segment of the underlay."""
+    segment = node_segment(spec, index)
+    first = 0 if segment == 0 else (len(spec.nodes) + 1) // 2
+    return str(addressing.nth_host(segments(spec)[segment], FIRST_NODE_HOST + index - first))
+
+
+def router_ip(spec: ClusterSpec, segment: int) -> IPv4Address:
+    """The router's address on a segment (the first host), the nodes' default gateway."""
+    return segments(spec)[segment].network_address + 1
 
 
 def lab_namespaces(spec: ClusterSpec) -> list[str]:
     """Every named netns the lab may create, recorded before any is made."""
     names = [netns_name(spec.name, UNDERLAY_NAME)]
+    if spec.underlay == "routed":
+        names.append(netns_name(spec.name, ROUTER_NAME))
     names += [netns_name(spec.name, n.name) for n in spec.nodes]
     names += [netns_name(spec.name, p.name) for p in spec.pods]
     return names
@@ -41,7 +67,7 @@ def initial_state(spec: ClusterSpec) -> LabState:
             reason = str(exc)
         ns = NodeState(
             name=node.name, role=node.role, index=index,
-            internal_ip=node_internal_ip(spec, index), pod_cidr=cidr,
+            internal_ip=node_internal_ip(spec, index), pod_cidr=cidr, segment=node_segment(spec, index),
         )
         if spec.model != "docker":
             add_event(ns.events, "Normal", "RegisteredNode", f"Node {node.name} event: Registered Node {node.name} in Controller", "node-controller")

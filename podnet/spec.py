@@ -37,6 +37,7 @@ CNI_CHOICES = ("bridge", "ptp", "builtin", "none", "missing")
 ROUTING_CHOICES = ("host-gw", "vxlan")
 STATIC_ARP_CHOICES = ("auto", "on", "off")
 MODEL_CHOICES = ("kubernetes", "docker")
+UNDERLAY_CHOICES = ("l2", "routed")
 ROLES = ("control-plane", "worker")
 MAX_NODES = 250
 MAX_PODS_TOTAL = 5000
@@ -66,6 +67,7 @@ class ClusterSpec:
     max_pods: int = DEFAULT_MAX_PODS
     static_arp: str = "auto"
     model: str = "kubernetes"  # or "docker": the single-host Docker bridge on every machine
+    underlay: str = "l2"  # or "routed": two L2 segments joined by a router
     nodes: tuple[NodeSpec, ...] = ()
     pods: tuple[PodSpec, ...] = ()
 
@@ -81,6 +83,7 @@ class ClusterSpec:
             "maxPods": self.max_pods,
             "staticArp": self.static_arp,
             "model": self.model,
+            "underlay": self.underlay,
             "nodes": [{"name": n.name, "role": n.role} for n in self.nodes],
             "pods": [{"name": p.name, "nodeName": p.node} for p in self.pods],
         }
@@ -98,6 +101,7 @@ class ClusterSpec:
             max_pods=data["maxPods"],
             static_arp=data.get("staticArp", "auto"),
             model=data.get("model", "kubernetes"),
+            underlay=data.get("underlay", "l2"),
             nodes=[(n["name"], n["role"]) for n in data["nodes"]],
             pods=[(p["name"], p.get("nodeName")) for p in data["pods"]],
         )
@@ -128,6 +132,7 @@ def build_spec(
     max_pods: object = DEFAULT_MAX_PODS,
     static_arp: object = "auto",
     model: object = "kubernetes",
+    underlay: object = "l2",
     nodes: list[tuple[object, object]] | None = None,
     pods: list[tuple[object, object]] | None = None,
 ) -> ClusterSpec:
@@ -135,6 +140,7 @@ def build_spec(
     lab = check_lab_name(name)
     cluster = addressing.parse_network("cluster-cidr", cluster_cidr)
     service = addressing.parse_network("service-cluster-ip-range", service_cidr)
+    underlay_mode = underlay
     underlay = addressing.parse_network("underlay-cidr", underlay_cidr)
     mask = addressing.parse_int("node-cidr-mask-size", node_cidr_mask_size, 1, 32)
     addressing.check_node_mask(cluster, mask)
@@ -149,6 +155,10 @@ def build_spec(
     if routing not in ROUTING_CHOICES:
         raise InputError("routing", routing, "must be one of " + ", ".join(ROUTING_CHOICES))
     max_pods_n = addressing.parse_int("max-pods", max_pods, 1, MAX_PODS_TOTAL)
+    if underlay_mode not in UNDERLAY_CHOICES:
+        raise InputError("underlay", underlay_mode, "must be one of " + ", ".join(UNDERLAY_CHOICES))
+    if underlay_mode == "routed" and underlay.prefixlen > 26:
+        raise InputError("underlay-cidr", str(underlay), "a routed underlay splits it in two segments: use /26 or larger")
     if model not in MODEL_CHOICES:
         raise InputError("network-model", model, "must be one of " + ", ".join(MODEL_CHOICES))
     if static_arp not in STATIC_ARP_CHOICES:
@@ -166,11 +176,12 @@ def build_spec(
         raise InputError("nodes", 0, "a cluster needs at least 1 node")
     if len(node_specs) > MAX_NODES:
         raise InputError("nodes", len(node_specs), f"must be at most {MAX_NODES}")
-    capacity = underlay.num_addresses - 2 - (FIRST_NODE_HOST - 1)
+    segments = 2 if underlay_mode == "routed" else 1
+    capacity = (underlay.num_addresses // segments - 2 - (FIRST_NODE_HOST - 1)) * segments
     if len(node_specs) > capacity:
         raise InputError(
             "nodes", len(node_specs),
-            f"underlay-cidr {underlay} holds at most {max(capacity, 0)} nodes (from .{FIRST_NODE_HOST})",
+            f"underlay-cidr {underlay} holds at most {max(capacity, 0)} nodes (from .{FIRST_NODE_HOST} of each segment)",
         )
 
     pod_specs: list[PodSpec] = []
@@ -185,7 +196,7 @@ def build_spec(
     return ClusterSpec(
         name=lab, cluster_cidr=cluster, node_cidr_mask_size=mask, service_cidr=service,
         underlay_cidr=underlay, cni=cni, routing=routing, max_pods=max_pods_n,  # type: ignore[arg-type]
-        static_arp=static_arp, model=model,  # type: ignore[arg-type]
+        static_arp=static_arp, model=model, underlay=underlay_mode,  # type: ignore[arg-type]
         nodes=tuple(node_specs), pods=tuple(pod_specs),
     )
 
@@ -193,7 +204,7 @@ def build_spec(
 def _check_object_name(field_name: str, value: object, seen: dict[str, str], kind: str) -> str:
     name = check_dns1123_label(field_name, value)
     if name in RESERVED_NAMES:
-        raise InputError(field_name, name, "is reserved for the lab's underlay switch")
+        raise InputError(field_name, name, "is reserved for the lab's underlay switch and router")
     if name in seen:
         raise InputError(field_name, name, f"is already used by a {seen[name]} (names are unique in a lab)")
     seen[name] = kind
@@ -204,7 +215,7 @@ def _check_object_name(field_name: str, value: object, seen: dict[str, str], kin
 
 TOPOLOGY_KEYS = {"name", "networking", "nodes", "podsPerNode", "pods", "description", "kind", "apiVersion"}
 NETWORKING_KEYS = {"clusterCIDR", "nodeCIDRMaskSize", "serviceCIDR", "underlayCIDR", "cni", "routing", "maxPods",
-                   "staticArp"}
+                   "staticArp", "underlay"}
 KIND_NETWORKING_KEYS = {
     "podSubnet", "serviceSubnet", "disableDefaultCNI", "ipFamily", "apiServerAddress",
     "apiServerPort", "kubeProxyMode", "dnsSearch",
@@ -246,7 +257,7 @@ def _from_podnet_topology(path: str, data: dict[str, Any]) -> dict[str, Any]:
     mapping = {
         "clusterCIDR": "cluster_cidr", "nodeCIDRMaskSize": "node_cidr_mask_size",
         "serviceCIDR": "service_cidr", "underlayCIDR": "underlay_cidr", "cni": "cni",
-        "routing": "routing", "maxPods": "max_pods", "staticArp": "static_arp",
+        "routing": "routing", "maxPods": "max_pods", "staticArp": "static_arp", "underlay": "underlay",
     }
     for key, arg in mapping.items():
         if key in networking:

@@ -92,6 +92,9 @@ def judge(spec: ProbeSpec, sightings: list[Sighting], reply: str | None, rtt_ms:
     finals = [s for s in sightings if s.direction == "in" and s.local]
     if not finals:
         reason = f"no namespace of the lab received it within {spec.timeout:g}s"
+        if sightings:
+            last = sightings[-1]
+            reason += f"; last seen in {last.name} ({last.direction} on {last.iface})"
         if reply:
             reason += f"; the sender got {reply}"
         return Verdict(spec, UNREACHABLE, reply=reply, rtt_ms=rtt_ms, reason=reason, path=sightings)
