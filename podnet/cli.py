@@ -356,8 +356,10 @@ def cmd_exec(args) -> int:
 
 def cmd_cni(args) -> int:
     name = _lab_name(args.name)
-    if args.plugin not in ("bridge", "ptp", "builtin"):
-        raise InputError("cni plugin", args.plugin, "can install bridge, ptp or builtin")
+    from podnet.cni.config import INSTALLABLE
+
+    if args.plugin not in INSTALLABLE:
+        raise InputError("cni plugin", args.plugin, "can install " + ", ".join(INSTALLABLE))
     _require_root()
     lab = controller.Lab.open(name)
     try:

@@ -22,14 +22,16 @@ from typing import Callable
 
 from podnet import dockerbridge, netlink, netns, plan, reconcile, state as state_store, underlay
 from podnet.cni.builtin import BuiltinBridge
-from podnet.cni.config import BRIDGE_NAME, CONFLIST_NAME, render_conflist
+from podnet.cni.config import INSTALLABLE
+from podnet.cni.config import BRIDGE_NAME, BUILTIN_TYPE, CONFLIST_NAME, VPC_TYPE, render_conflist, render_vpc_conflist
+from podnet.cni.vpc import VpcPlugin, pod_range as vpc_pod_range
 from podnet.cni.runtime import CniRuntime
 from podnet.errors import InputError, KernelError, LabConflict
 from podnet.kubelet import Kubelet, refresh_node_readiness
 from podnet.model import RUNNING, LabState, add_event
 from podnet.naming import UNDERLAY_NAME, netns_name
 from podnet.routing import hostgw, neighbours, vxlan
-from podnet.spec import ROUTING_CHOICES, ClusterSpec
+from podnet.spec import FIRST_NODE_HOST, ROUTING_CHOICES, ClusterSpec
 
 log = logging.getLogger(__name__)
 
@@ -48,7 +50,10 @@ class Lab:
         self.paths = paths
         self.worker = netns.NetnsWorker()
         self.sockets = netlink.Sockets(self.worker)
-        self.runtime = CniRuntime(builtin=BuiltinBridge(self.worker, self.sockets))
+        self.runtime = CniRuntime(in_process={
+            BUILTIN_TYPE: BuiltinBridge(self.worker, self.sockets),
+            VPC_TYPE: VpcPlugin(self.worker, self.sockets),
+        })
         self.kubelet = Kubelet(lab_state, self.worker, self.sockets, self.runtime)
 
     @classmethod
@@ -65,13 +70,19 @@ class Lab:
     # -- CNI configuration (the CNI DaemonSet's job) -------------------------------------------
 
     def write_cni_configs(self, cni: str) -> None:
+        spec = self.state.spec
         for node in self.state.nodes.values():
             directory = self.paths.cni_dir(node.name)
             path = os.path.join(directory, CONFLIST_NAME)
-            if node.pod_cidr is None:
+            if cni == "vpc":
+                pool = vpc_pod_range(spec.underlay_cidr, len(self.state.nodes), FIRST_NODE_HOST)
+                conflist = render_vpc_conflist(spec.underlay_cidr, str(pool.first), str(pool.last),
+                                               os.path.join(self.paths.root, "ipam", "vpc"))
+            elif node.pod_cidr is None:
                 continue  # CIDRNotAvailable: no slice, so no config (flannel would not write one)
-            conflist = render_conflist(cni, IPv4Network(node.pod_cidr), self.paths.ipam_dir(node.name),
-                                       vxlan.pod_mtu(self.state.spec.routing))
+            else:
+                conflist = render_conflist(cni, IPv4Network(node.pod_cidr), self.paths.ipam_dir(node.name),
+                                           vxlan.pod_mtu(spec.routing))
             if conflist is None:
                 if os.path.exists(path):
                     os.unlink(path)
@@ -88,8 +99,12 @@ class Lab:
 
     def install_cni(self, cni: str, progress: Progress = _quiet) -> None:
         """``podnet cni install``: write configs, then let the kubelets retry their Pods."""
-        if cni not in ("bridge", "ptp", "builtin"):
-            raise InputError("cni", cni, "can install bridge, ptp or builtin")
+        if cni not in INSTALLABLE:
+            raise InputError("cni", cni, "can install " + ", ".join(INSTALLABLE))
+        if cni == "vpc" and any(n.pod_cidr for n in self.state.nodes.values()):
+            raise InputError("cni", cni, "VPC-native needs a lab started with --cni vpc (its nodes have podCIDRs)")
+        if cni != "vpc" and self.state.spec.cni == "vpc":
+            raise InputError("cni", cni, "this lab is VPC-native: its nodes have no podCIDR for a bridge")
         self.state.spec = dataclasses.replace(self.state.spec, cni=cni)
         self.write_cni_configs(cni)
         self.sync_routes()

@@ -126,7 +126,8 @@ class Kubelet:
             self._undo(conflist, sandbox)
             pod.phase = CONTAINER_CREATING
             pod.ip = pod.sandbox_id = pod.host_veth = None
-            where = f"node {node.name}, podCIDR {node.pod_cidr}"
+            where = (f"node {node.name}, podCIDR {node.pod_cidr}" if node.pod_cidr
+                     else f"node {node.name}, VPC subnet {self.state.spec.underlay_cidr}")
             pod.message = f"{exc} ({where})"
             add_event(
                 pod.events, "Warning", "FailedCreatePodSandBox",

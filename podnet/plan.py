@@ -61,7 +61,8 @@ def initial_state(spec: ClusterSpec) -> LabState:
     for index, node in enumerate(spec.nodes):
         try:
             # A Docker host has no slice of a cluster range: every host uses 172.17.0.0/16.
-            cidr: str | None = None if spec.model == "docker" else str(allocator.allocate(node.name))
+            # VPC-native Pods draw from the node subnet, so nodes need no slice either.
+            cidr: str | None = None if spec.model == "docker" or spec.cni == "vpc" else str(allocator.allocate(node.name))
         except CidrNotAvailable as exc:
             cidr = None
             reason = str(exc)
@@ -71,7 +72,7 @@ def initial_state(spec: ClusterSpec) -> LabState:
         )
         if spec.model != "docker":
             add_event(ns.events, "Normal", "RegisteredNode", f"Node {node.name} event: Registered Node {node.name} in Controller", "node-controller")
-        if cidr is None and spec.model != "docker":
+        if cidr is None and spec.model != "docker" and spec.cni != "vpc":
             ns.network_unavailable = CIDR_NOT_AVAILABLE
             add_event(ns.events, "Normal", CIDR_NOT_AVAILABLE, f"Node {node.name} status is now: {CIDR_NOT_AVAILABLE}", "cidrAllocator")
             add_event(ns.events, "Warning", "NodeCIDRAllocationFailed", reason, "cidrAllocator")

@@ -33,7 +33,7 @@ DEFAULT_MAX_PODS = 110
 # emulated external hosts.
 FIRST_NODE_HOST = 11
 
-CNI_CHOICES = ("bridge", "ptp", "builtin", "none", "missing")
+CNI_CHOICES = ("bridge", "ptp", "builtin", "vpc", "none", "missing")
 ROUTING_CHOICES = ("host-gw", "vxlan")
 STATIC_ARP_CHOICES = ("auto", "on", "off")
 MODEL_CHOICES = ("kubernetes", "docker")
@@ -161,6 +161,9 @@ def build_spec(
         raise InputError("underlay-cidr", str(underlay), "a routed underlay splits it in two segments: use /26 or larger")
     if model not in MODEL_CHOICES:
         raise InputError("network-model", model, "must be one of " + ", ".join(MODEL_CHOICES))
+    if cni == "vpc" and (underlay_mode != "l2" or routing != "host-gw"):
+        raise InputError("cni", cni, "VPC-native Pods live on the node subnet itself: use it with "
+                         "--underlay l2 and --routing host-gw (no overlay)")
     if static_arp not in STATIC_ARP_CHOICES:
         raise InputError("static-arp", static_arp, "must be one of " + ", ".join(STATIC_ARP_CHOICES))
 

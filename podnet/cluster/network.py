@@ -52,7 +52,8 @@ class PodnetNet(Mininet):
                 host = PodHost(pod.name, netns_name(lab, pod.name))
                 host.sandbox_id = pod.sandbox_id
                 kube = self.nameToNode[pod.node]
-                prefix = int(self.state.nodes[pod.node].pod_cidr.split("/")[1])
+                cidr = self.state.nodes[pod.node].pod_cidr
+                prefix = int(cidr.split("/")[1]) if cidr else 32  # VPC-native Pods hold a /32
                 eth0 = record_intf(host, "eth0", pod.ip, prefix)
                 if pod.host_veth:
                     RecordedLink(eth0, record_intf(kube, pod.host_veth))

@@ -19,10 +19,11 @@ NETWORK_NAME = "podnet"
 BRIDGE_NAME = "cni0"
 CONFLIST_NAME = "10-podnet.conflist"
 BUILTIN_TYPE = "podnet-bridge"
+VPC_TYPE = "podnet-vpc"
 MISSING_TYPE = "calico"
 
 # The --cni choices that install a working plugin.
-INSTALLABLE = ("bridge", "ptp", "builtin")
+INSTALLABLE = ("bridge", "ptp", "builtin", "vpc")
 
 
 def host_local_ipam(pod_cidr: IPv4Network, data_dir: str) -> dict[str, Any]:
@@ -32,6 +33,13 @@ def host_local_ipam(pod_cidr: IPv4Network, data_dir: str) -> dict[str, Any]:
         "routes": [{"dst": "0.0.0.0/0"}],
         "dataDir": data_dir,
     }
+
+
+def render_vpc_conflist(subnet: IPv4Network, first: str, last: str, ipam_dir: str) -> dict[str, Any]:
+    """VPC-native: one pool, the node subnet's addresses after the nodes' own."""
+    ipam = {"type": "host-local", "ranges": [[{"subnet": str(subnet), "rangeStart": first, "rangeEnd": last}]],
+            "dataDir": ipam_dir}
+    return {"cniVersion": CNI_VERSION, "name": NETWORK_NAME, "plugins": [{"type": VPC_TYPE, "ipam": ipam}]}
 
 
 def render_conflist(cni: str, pod_cidr: IPv4Network, ipam_dir: str, mtu: int = 1500) -> dict[str, Any] | None:

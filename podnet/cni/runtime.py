@@ -7,8 +7,8 @@ plugin's config (with ``prevResult``) on stdin, and read the result or the error
 ``msg``, ``details``) as JSON on stdout. ADD runs the list in order, DEL in reverse and
 must be idempotent. The plugin runs in the node's network namespace, as a real node's
 runtime runs it in the host namespace.
-Deviations: a plugin of type ``podnet-bridge`` is run in-process (see
-:mod:`podnet.cni.builtin`); CHECK and VERSION are not sent.
+Deviations: podnet's own plugin types (``podnet-bridge``, ``podnet-vpc``) run in-process
+(see :mod:`podnet.cni.builtin`, :mod:`podnet.cni.vpc`); CHECK and VERSION are not sent.
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ import subprocess
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-from podnet.cni.config import BUILTIN_TYPE, plugin_config
+from podnet.cni.config import plugin_config
 from podnet.errors import CniError
 from podnet.netns import netns_path
 
@@ -58,9 +58,10 @@ def load_conflist(path: str | None) -> dict[str, Any] | None:
 
 
 class CniRuntime:
-    def __init__(self, bin_dirs: tuple[str, ...] = DEFAULT_BIN_DIRS, builtin: InProcessPlugin | None = None):
+    def __init__(self, bin_dirs: tuple[str, ...] = DEFAULT_BIN_DIRS,
+                 in_process: dict[str, InProcessPlugin] | None = None):
         self.bin_dirs = tuple(d for d in bin_dirs if os.path.isdir(d)) or bin_dirs[:1]
-        self.builtin = builtin
+        self.in_process = in_process or {}
 
     @property
     def cni_path(self) -> str:
@@ -96,12 +97,13 @@ class CniRuntime:
         sandbox: Sandbox, prev: dict[str, Any] | None,
     ) -> dict[str, Any]:
         plugin_type = str(plugin.get("type", ""))
-        if plugin_type == BUILTIN_TYPE and self.builtin is not None:
+        own = self.in_process.get(plugin_type)
+        if own is not None:
             config = json.loads(plugin_config(conflist, plugin, prev))
             if command == "ADD":
-                return self.builtin.add(config, sandbox)
+                return own.add(config, sandbox)
             if command == "DEL":
-                self.builtin.delete(config, sandbox)
+                own.delete(config, sandbox)
             return {}
         binary = self.find_plugin(plugin_type)
         if binary is None:

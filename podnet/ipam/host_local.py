@@ -63,6 +63,25 @@ class PodRange:
                 yield IPv4Address(value)
 
 
+@dataclass(frozen=True)
+class AddressRange:
+    """A ``rangeStart``-``rangeEnd`` range of host-local (no gateway inside it)."""
+
+    first: IPv4Address
+    last: IPv4Address
+
+    @property
+    def pod_capacity(self) -> int:
+        return max(int(self.last) - int(self.first) + 1, 0)
+
+    def candidates(self, after: IPv4Address | None) -> Iterator[IPv4Address]:
+        first, last = int(self.first), int(self.last)
+        span = last - first + 1
+        start = first if after is None or not first <= int(after) <= last else int(after) + 1
+        for offset in range(span):
+            yield IPv4Address(first + (start - first + offset) % span)
+
+
 class HostLocalStore:
     """host-local's directory layout: one file per leased IP, plus the last reserved IP."""
 

@@ -1,0 +1,102 @@
+"""VPC-native Pod networking: Pods take addresses from the nodes' own subnet.
+
+Mirrors the AWS VPC CNI (amazon-vpc-cni-k8s) as a student sees it: a Pod's IP is an address
+of the node subnet itself (a secondary IP of the node's interface on a cloud), the Pod has
+it as a /32 with a default route via the link-local gateway 169.254.1.1 (a static neighbour
+pointing at the host-side veth), the node routes the /32 to the Pod's veth, and the subnet
+("the VPC fabric") delivers packets for that address to the node that holds it. So the
+subnet's size caps the Pods of the whole cluster, and IP exhaustion is a real limit.
+Deviations: the fabric is emulated with a proxy-ARP entry per Pod on its node's ``eth0``;
+addresses come from one host-local style pool for the whole subnet (``rangeStart`` after the
+node addresses, ``rangeEnd`` before the broadcast) instead of ipamd's warm pools per ENI.
+"""
+
+from __future__ import annotations
+
+from ipaddress import IPv4Address, IPv4Interface, IPv4Network
+from typing import Any
+
+from pyroute2.netlink.exceptions import NetlinkError
+
+from podnet import netlink
+from podnet.cni.config import VPC_TYPE
+from podnet.cni.runtime import Sandbox
+from podnet.errors import CniError, KernelError
+from podnet.ipam.host_local import AddressRange, HostLocalStore, RangeExhausted
+from podnet.naming import host_veth_name
+from podnet.netns import NetnsWorker
+
+LINK_LOCAL_GATEWAY = IPv4Address("169.254.1.1")
+POD_IFINDEX = 2
+NTF_PROXY = 0x08
+
+
+def pod_range(subnet: IPv4Network, nodes: int, first_node_host: int) -> AddressRange:
+    """Pod addresses: after the node addresses, up to the last before the broadcast."""
+    return AddressRange(subnet.network_address + first_node_host + nodes, subnet.broadcast_address - 1)
+
+
+class VpcPlugin:
+    def __init__(self, worker: NetnsWorker, sockets: netlink.Sockets):
+        self.worker = worker
+        self.sockets = sockets
+        self._forwarding: set[str] = set()
+
+    def add(self, config: dict[str, Any], sandbox: Sandbox) -> dict[str, Any]:
+        ipam = config.get("ipam", {})
+        try:
+            entry = ipam["ranges"][0][0]
+            subnet = IPv4Network(entry["subnet"])
+            addresses = AddressRange(IPv4Address(entry["rangeStart"]), IPv4Address(entry["rangeEnd"]))
+            data_dir = ipam["dataDir"]
+        except (KeyError, IndexError, ValueError):
+            raise CniError(VPC_TYPE, "ADD", 7, "invalid ipam configuration") from None
+        try:
+            address = HostLocalStore(data_dir, addresses).allocate(sandbox.container_id, sandbox.ifname)  # type: ignore[arg-type]
+        except RangeExhausted as exc:
+            raise CniError(VPC_TYPE, "ADD", 999, str(exc)) from None
+        host_if = host_veth_name(sandbox.container_id)
+        node = self.sockets(sandbox.node_ns)
+        pod = self.sockets(sandbox.pod_ns)
+        try:
+            netlink.create_veth(node, sandbox.node_ns, host_if, sandbox.ifname, sandbox.pod_ns)
+            host_index = netlink.index_of(node, sandbox.node_ns, host_if)
+            netlink.set_up(node, sandbox.node_ns, host_if, host_index)
+            host_mac = netlink.link_mac(node, host_if)
+            netlink.ensure_address(pod, sandbox.pod_ns, POD_IFINDEX, IPv4Interface(f"{address}/32"))
+            netlink.set_up(pod, sandbox.pod_ns, sandbox.ifname, POD_IFINDEX)
+            pod.neigh("replace", dst=str(LINK_LOCAL_GATEWAY), lladdr=host_mac, ifindex=POD_IFINDEX, state=netlink.NUD_PERMANENT)
+            pod.route("add", dst="0.0.0.0/0", gateway=str(LINK_LOCAL_GATEWAY), oif=POD_IFINDEX,
+                      flags=netlink.RTNH_F_ONLINK, proto=netlink.RTPROT_BOOT)
+            node.route("add", dst=f"{address}/32", oif=host_index, scope=253, proto=netlink.RTPROT_BOOT)
+            # "The VPC delivers this address to this node": answer ARP for it on eth0.
+            node.neigh("add", dst=str(address), ifindex=netlink.index_of(node, sandbox.node_ns, "eth0"), flags=NTF_PROXY)
+            if sandbox.node_ns not in self._forwarding:
+                netlink.write_sysctl(self.worker, sandbox.node_ns, "net.ipv4.ip_forward", "1")
+                self._forwarding.add(sandbox.node_ns)
+        except (KernelError, NetlinkError) as exc:
+            raise CniError(VPC_TYPE, "ADD", 11, str(exc)) from None
+        return {
+            "cniVersion": config.get("cniVersion", "1.0.0"),
+            "interfaces": [{"name": host_if}, {"name": sandbox.ifname, "sandbox": f"/run/netns/{sandbox.pod_ns}"}],
+            "ips": [{"interface": 1, "address": f"{address}/32", "gateway": str(LINK_LOCAL_GATEWAY)}],
+            "routes": [{"dst": "0.0.0.0/0", "gw": str(LINK_LOCAL_GATEWAY)}],
+            "dns": {},
+        }
+
+    def delete(self, config: dict[str, Any], sandbox: Sandbox) -> None:
+        ipam = config.get("ipam", {})
+        released = None
+        try:
+            entry = ipam["ranges"][0][0]
+            addresses = AddressRange(IPv4Address(entry["rangeStart"]), IPv4Address(entry["rangeEnd"]))
+            released = HostLocalStore(ipam["dataDir"], addresses).release(sandbox.container_id, sandbox.ifname)  # type: ignore[arg-type]
+        except (KeyError, IndexError, ValueError):
+            pass
+        try:
+            node = self.sockets(sandbox.node_ns)
+            netlink.delete_link(node, sandbox.node_ns, host_veth_name(sandbox.container_id))
+            if released is not None:
+                node.neigh("del", dst=str(released), ifindex=netlink.index_of(node, sandbox.node_ns, "eth0"), flags=NTF_PROXY)
+        except (KernelError, NetlinkError):
+            pass  # the node, or the entry, is gone already
