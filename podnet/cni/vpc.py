@@ -49,6 +49,8 @@ class VpcPlugin:
             subnet = IPv4Network(entry["subnet"])
             addresses = AddressRange(IPv4Address(entry["rangeStart"]), IPv4Address(entry["rangeEnd"]))
             data_dir = ipam["dataDir"]
+            if addresses.first not in subnet or addresses.last not in subnet:
+                raise ValueError("range outside the subnet")
         except (KeyError, IndexError, ValueError):
             raise CniError(VPC_TYPE, "ADD", 7, "invalid ipam configuration") from None
         try:
