@@ -220,7 +220,19 @@ def measure_matrix(lab: controller.Lab) -> dict[str, Any]:
             "matrix_cold_s": cold.seconds, "matrix_warm_s": warm.seconds}
 
 
-def measure_once(spec: ClusterSpec, progress: Progress | None = None, with_matrix: bool = False) -> dict[str, Any]:
+def measure_switch(lab: controller.Lab) -> dict[str, Any]:
+    """Switch the running lab host-gw -> vxlan -> host-gw (tunnels, routes, FDB, neighbours,
+    every Pod interface's MTU), timing each direction."""
+    started = time.perf_counter()
+    lab.switch_routing("vxlan")
+    to_vxlan = time.perf_counter() - started
+    started = time.perf_counter()
+    lab.switch_routing("host-gw")
+    return {"to_vxlan_s": to_vxlan, "to_hostgw_s": time.perf_counter() - started}
+
+
+def measure_once(spec: ClusterSpec, progress: Progress | None = None, with_matrix: bool = False,
+                 with_switch: bool = False) -> dict[str, Any]:
     """One up/ready/down cycle of ``spec``; everything made is torn down, whatever happens."""
     label = size_label(len(spec.nodes), len(spec.pods) // max(len(spec.nodes), 1))
     say = progress or (lambda _text: None)
@@ -244,7 +256,10 @@ def measure_once(spec: ClusterSpec, progress: Progress | None = None, with_matri
         running = sum(1 for pod in pods if pod.phase == RUNNING)
         say(f"bench {label}: up {up_s:.3f} s, {running}/{len(pods)} Pods Running")
         probes = measure_matrix(lab) if with_matrix else {}
-        if probes:
+        if with_switch:
+            probes.update(measure_switch(lab))
+            say(f"bench {label}: routing host-gw -> vxlan {probes['to_vxlan_s']:.3f} s, back {probes['to_hostgw_s']:.3f} s")
+        if "matrix_pairs" in probes:
             say(f"bench {label}: matrix {probes['matrix_pairs']} pairs x UDP+TCP: cold {probes['matrix_cold_s']:.3f} s, "
                 f"warm {probes['matrix_warm_s']:.3f} s, {probes['matrix_failed']} failed")
         say(f"bench {label}: down ...")
@@ -305,6 +320,8 @@ def summarize(nodes: int, per_node: int, cni: str, samples: list[dict[str, Any]]
             "matrix_failed": max(s["matrix_failed"] for s in samples),
             "matrix_cold_s": min(s["matrix_cold_s"] for s in samples),
             "matrix_warm_s": min(s["matrix_warm_s"] for s in samples)} if "matrix_pairs" in samples[0] else {}),
+        **({"to_vxlan_s": min(s["to_vxlan_s"] for s in samples),
+            "to_hostgw_s": min(s["to_hostgw_s"] for s in samples)} if "to_vxlan_s" in samples[0] else {}),
     }
 
 
@@ -316,6 +333,7 @@ def run(
     *,
     lab: str = BENCH_LAB,
     with_matrix: bool = False,
+    with_switch: bool = False,
 ) -> list[dict]:
     """Measure every size ``repeat`` times; one row per size (see :func:`summarize`).
 
@@ -332,7 +350,7 @@ def run(
     for nodes, per_node, spec in specs:
         samples = []
         for _ in range(repeat):
-            sample = measure_once(spec, progress, with_matrix)
+            sample = measure_once(spec, progress, with_matrix, with_switch)
             samples.append(sample)
             if sample["leftovers"] or sample["state_left"]:
                 break
@@ -368,6 +386,10 @@ def format_table(rows: Iterable[dict[str, Any]]) -> str:
     rows = list(rows)
     columns = list(COLUMNS)
     lines = [_cells(row) for row in rows]
+    if rows and all("to_vxlan_s" in row for row in rows):
+        columns += ["to vxlan s", "to host-gw s"]
+        for line, row in zip(lines, rows):
+            line += [f"{row['to_vxlan_s']:.3f}", f"{row['to_hostgw_s']:.3f}"]
     if rows and all("matrix_pairs" in row for row in rows):
         columns += list(MATRIX_COLUMNS)
         for line, row in zip(lines, rows):
@@ -432,6 +454,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--repeat", default="1", help="runs per size; the best time is reported (default 1)")
     parser.add_argument("--matrix", action="store_true",
                         help="also time the reachability matrix (every Pod pair, UDP and TCP, sources verified)")
+    parser.add_argument("--switch-routing", action="store_true",
+                        help="also time switching the running lab host-gw -> vxlan -> host-gw")
     parser.add_argument("-o", "--output", default="table", choices=("table", "json"))
     argv = list(sys.argv[1:] if argv is None else argv)
     if argv[:1] == ["--"]:
@@ -448,7 +472,8 @@ def main(argv: list[str] | None = None) -> int:
         return EXIT_BAD_INPUT
     previous = _interrupt_on_termination()
     try:
-        rows = run(sizes, cni, repeat, progress=_stderr_progress, with_matrix=args.matrix)
+        rows = run(sizes, cni, repeat, progress=_stderr_progress, with_matrix=args.matrix,
+                   with_switch=args.switch_routing)
     except KeyboardInterrupt:
         _teardown_if_ours(BENCH_LAB)
         left = leftover_namespaces(BENCH_LAB)
