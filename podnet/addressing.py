@@ -74,7 +74,8 @@ def check_node_mask(cluster_cidr: IPv4Network, node_mask: int) -> None:
         raise InputError(
             "node-cidr-mask-size",
             node_mask,
-            f"may be at most {MAX_NODE_MASK_DIFF} bits longer than the cluster CIDR mask "
+            f"pod subnet mask ({cluster_cidr.prefixlen}) and node-mask ({node_mask}) difference is greater than "
+            f"{MAX_NODE_MASK_DIFF}: it may be at most {MAX_NODE_MASK_DIFF} bits longer than the cluster CIDR mask "
             f"/{cluster_cidr.prefixlen} (at most /{cluster_cidr.prefixlen + MAX_NODE_MASK_DIFF})",
         )
     if node_mask > MAX_NODE_MASK:

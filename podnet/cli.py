@@ -134,6 +134,17 @@ def build_parser() -> argparse.ArgumentParser:
     capture.add_argument("-w", "--write", help="save the pcap here (a new file, mode 0600)")
     _add_output(capture)
 
+    plan = sub.add_parser("plan", help="size a cluster: nodes, Pods, Services, kubeadm's rules, what breaks first")
+    plan.add_argument("--cluster-cidr", default=spec_mod.DEFAULT_CLUSTER_CIDR, help="Pod CIDR (default 10.244.0.0/16)")
+    plan.add_argument("--node-cidr-mask-size", default=str(spec_mod.DEFAULT_NODE_MASK), help="node slice (default 24)")
+    plan.add_argument("--service-cluster-ip-range", default=spec_mod.DEFAULT_SERVICE_CIDR, help="default 10.96.0.0/12")
+    plan.add_argument("--max-pods", default=str(spec_mod.DEFAULT_MAX_PODS), help="kubelet maxPods (default 110)")
+    plan.add_argument("--nodes", help="grow to this many nodes")
+    plan.add_argument("--pods", help="grow to this many Pods")
+    plan.add_argument("--services", help="grow to this many Services")
+    plan.add_argument("--vpc-subnet", help="VPC-native: the node subnet Pods draw addresses from")
+    _add_output(plan)
+
     routing = sub.add_parser("routing", help="switch a running lab between host-gw and vxlan")
     _add_lab(routing)
     routing.add_argument("mode", help="host-gw or vxlan")
@@ -523,6 +534,18 @@ def cmd_capture(args) -> int:
     return EXIT_OK
 
 
+def cmd_plan(args) -> int:
+    from podnet import sizing
+
+    result = sizing.plan(args.cluster_cidr, args.node_cidr_mask_size, args.service_cluster_ip_range,
+                         args.max_pods, args.nodes, args.pods, args.services, args.vpc_subnet)
+    if args.output == "json":
+        print(json.dumps(result.to_json(), indent=2))
+    else:
+        print(sizing.render(result))
+    return EXIT_OK if result.valid and not result.limits else EXIT_FAILED  # 1: invalid, or the growth does not fit
+
+
 def cmd_routing(args) -> int:
     name = _lab_name(args.name)
     if args.mode not in spec_mod.ROUTING_CHOICES:
@@ -600,6 +623,7 @@ HANDLERS = {
     "up": cmd_up, "down": cmd_down, "get": cmd_get, "describe": cmd_describe, "exec": cmd_exec,
     "cni": cmd_cni, "cli": cmd_cli, "list": cmd_list, "clean": cmd_clean, "probe": cmd_probe,
     "compare": cmd_compare, "capture": cmd_capture, "routing": cmd_routing,
+    "plan": cmd_plan,
 }
 
 

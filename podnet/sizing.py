@@ -26,10 +26,14 @@ the cluster CIDR and Service range disjoint) raise :class:`InputError` as ``podn
 the Service-range rules that only kubeadm enforces are reported as failed checks (podnet
 itself can run such a lab). Growth limits are ordered by the share of the target at which
 each one is hit when nodes, Pods and Services grow in proportion; a Pods-per-node limit
-binds at any size. VPC-native mode uses AWS's rule of 5 reserved addresses per subnet
-(network, +1 router, +2 DNS, +3 reserved, broadcast; Azure reserves the same 5, GCP 4) and
-counts each node's own address; the per-ENI address limits of the AWS VPC CNI are not
-modelled, and Pods still stop at maxPods per node.
+binds at any size. VPC-native mode (``vpc_subnet``) mirrors the AWS VPC CNI: Pods take
+addresses of the node subnet, nodes get no podCIDR (as with podnet's ``--cni vpc``), so the
+subnet and maxPods cap the Pods and the node-slice limits do not apply. It uses AWS's rule of
+5 reserved addresses per subnet (network, +1 VPC router, +2 DNS, +3 reserved for future use,
+broadcast; Azure reserves the same 5, GCP 4) and counts each node's own address; the per-ENI
+address limits of the AWS VPC CNI are not modelled. ``VpcPlan.lab_pods`` is what podnet's own
+``--cni vpc`` hands out on that subnet as the underlay, which keeps .1-.10 for routers and
+external hosts (nodes from .11, Pods after the nodes up to the last before the broadcast).
 Pure: no I/O, no root.
 """
 
@@ -42,13 +46,14 @@ from typing import Any, NamedTuple
 from podnet import addressing
 from podnet.addressing import MAX_NODE_MASK, MAX_NODE_MASK_DIFF
 from podnet.errors import InputError
-from podnet.ipam.host_local import PodRange
+from podnet.ipam.host_local import AddressRange, PodRange
 from podnet.ipam.range_allocator import CIDR_NOT_AVAILABLE, RangeAllocator
 from podnet.spec import (
     DEFAULT_CLUSTER_CIDR,
     DEFAULT_MAX_PODS,
     DEFAULT_NODE_MASK,
     DEFAULT_SERVICE_CIDR,
+    FIRST_NODE_HOST,
     MAX_PODS_TOTAL,
 )
 from podnet.views import table
@@ -109,6 +114,12 @@ def vpc_addresses(subnet: IPv4Network) -> int:
     return max(subnet.num_addresses - VPC_RESERVED, 0)
 
 
+def lab_vpc_pod_range(subnet: IPv4Network, nodes: int) -> AddressRange:
+    """The Pod range of podnet's ``--cni vpc`` on this subnet (as podnet.cni.vpc.pod_range):
+    after the node addresses, which start at .FIRST_NODE_HOST, up to the last before the broadcast."""
+    return AddressRange(subnet.network_address + FIRST_NODE_HOST + nodes, subnet.broadcast_address - 1)
+
+
 def _ceil_div(a: int, b: int) -> int:
     return -(-a // b)
 
@@ -153,12 +164,13 @@ class VpcPlan:
     pods_after_nodes: int | None  # addresses left once every node has its own
     total_pods: int | None  # min(pods_after_nodes, nodes x maxPods)
     pods_limited_by: str | None  # "VPC subnet" or "maxPods"
+    lab_pods: int | None = None  # Pod addresses podnet's --cni vpc gives on this subnet
 
     def to_json(self) -> dict[str, Any]:
         return {
             "subnet": str(self.subnet), "size": self.subnet.num_addresses, "reserved": self.reserved,
             "addresses": self.addresses, "nodes": self.nodes, "podsAfterNodes": self.pods_after_nodes,
-            "totalPods": self.total_pods, "podsLimitedBy": self.pods_limited_by,
+            "totalPods": self.total_pods, "podsLimitedBy": self.pods_limited_by, "labPods": self.lab_pods,
         }
 
 
@@ -329,7 +341,9 @@ def _vpc_plan(subnet: IPv4Network, nodes: int | None, max_pods: int) -> VpcPlan:
         total, limited_by = by_max_pods, LIMITED_BY_MAX_PODS
     else:
         total, limited_by = after, LIMITED_BY_SUBNET
-    return VpcPlan(subnet, VPC_RESERVED, addresses, nodes, after, total, limited_by)
+    # Nodes from .FIRST_NODE_HOST on; more nodes than the subnet holds leave no Pod range.
+    lab = lab_vpc_pod_range(subnet, nodes).pod_capacity if FIRST_NODE_HOST + nodes < subnet.num_addresses else 0
+    return VpcPlan(subnet, VPC_RESERVED, addresses, nodes, after, total, limited_by, lab)
 
 
 def _warnings(p: Plan, vpc: VpcPlan | None) -> tuple[str, ...]:
@@ -342,7 +356,7 @@ def _warnings(p: Plan, vpc: VpcPlan | None) -> tuple[str, ...]:
             f"the /{p.node_mask} node slice holds {p.pod_addresses_per_node} Pod addresses, fewer than "
             f"maxPods {p.max_pods}: addresses, not maxPods, cap each node at {p.pods_per_node} Pods"
         )
-    if p.node_slices < FEW_NODE_SLICES:
+    if p.node_slices < FEW_NODE_SLICES and vpc is None:
         out.append(
             f"node mask /{p.node_mask} leaves {p.cluster_cidr} only {p.node_slices} node slice"
             f"{'s' if p.node_slices != 1 else ''}: node {p.node_slices + 1} gets {CIDR_NOT_AVAILABLE}"
@@ -353,12 +367,12 @@ def _warnings(p: Plan, vpc: VpcPlan | None) -> tuple[str, ...]:
         out.append(f"{p.target_nodes} nodes is beyond the {TESTED_NODES} nodes Kubernetes is tested with")
     if p.target_pods is not None and p.target_pods > TESTED_PODS:
         out.append(f"{p.target_pods} Pods is beyond the {TESTED_PODS} Pods Kubernetes is tested with")
-    if vpc is not None and vpc.total_pods is not None and vpc.pods_limited_by == LIMITED_BY_SUBNET \
-            and vpc.nodes is not None and vpc.total_pods < vpc.nodes * p.pods_per_node:
-        out.append(
-            f"VPC-native: the subnet {vpc.subnet}, not the node slices, caps the Pods at {vpc.total_pods} "
-            f"for {vpc.nodes} nodes"
-        )
+    if vpc is not None:
+        out.append(f"VPC-native: nodes get no podCIDR, so the node slices of {p.cluster_cidr} cap nothing; "
+                   f"the subnet {vpc.subnet} and maxPods do")
+        if vpc.total_pods is not None and vpc.pods_limited_by == LIMITED_BY_SUBNET:
+            out.append(f"VPC-native: the subnet {vpc.subnet} caps the Pods at {vpc.total_pods} for {vpc.nodes} "
+                       f"nodes, below {vpc.nodes} x maxPods {p.max_pods}")
     return tuple(out)
 
 
@@ -368,13 +382,15 @@ def _warnings(p: Plan, vpc: VpcPlan | None) -> tuple[str, ...]:
 def _limits(p: Plan, vpc: VpcPlan | None) -> tuple[Limit, ...]:
     n, pods, svcs = p.target_nodes, p.target_pods, p.target_services
     found: list[Limit] = []
+    # VPC-native nodes have no slice: only maxPods caps a node, and the slice limits do not apply.
+    per_node_cap = p.max_pods if vpc is not None else p.pods_per_node
 
     if n is not None and pods is not None and pods > 0:
         density = _ceil_div(pods, n)
-        if density > p.pods_per_node:
-            found.append(_density_limit(p, n, pods, density))
+        if density > per_node_cap:
+            found.append(_density_limit(p, n, pods, density, vpc is not None))
 
-    if n is not None and n > p.node_slices:
+    if n is not None and n > p.node_slices and vpc is None:
         found.append(Limit(
             "nodes", n, p.node_slices,
             f"nodes: {n} wanted, the cluster CIDR {p.cluster_cidr} has {p.node_slices} /{p.node_mask} node slices: "
@@ -386,12 +402,15 @@ def _limits(p: Plan, vpc: VpcPlan | None) -> tuple[Limit, ...]:
         holders = p.node_slices if n is None else min(n, p.node_slices)
         room = holders * p.pods_per_node
         # With every wanted node holding a slice, a shortfall is the Pods-per-node limit above.
-        if pods > room and (n is None or n > p.node_slices):
+        if pods > room and (n is None or n > p.node_slices) and vpc is None:
             note = "" if n is None else f" (only {holders} of the {n} nodes get a podCIDR)"
+            # With a node count, this shortfall starts when the node slices run out, not before
+            # (a shortfall before that is the Pods-per-node limit).
+            share = room / pods if n is None else max(room / pods, holders / n)
             found.append(Limit(
                 "Pods", pods, room,
                 f"Pods: {pods} wanted, {holders} nodes x {p.pods_per_node} = {room}{note}",
-                _pod_fixes(p, pods, holders), room / pods,
+                _pod_fixes(p, pods, holders), share,
             ))
 
     if svcs is not None and svcs > p.services:
@@ -418,25 +437,29 @@ def _limits(p: Plan, vpc: VpcPlan | None) -> tuple[Limit, ...]:
     return tuple(sorted(found, key=lambda limit: limit.binds_at))
 
 
-def _density_limit(p: Plan, n: int, pods: int, density: int) -> Limit:
-    if p.pods_limited_by == LIMITED_BY_MAX_PODS:
-        why = f"maxPods allows {p.pods_per_node} (Pod {p.pods_per_node + 1} on a node stays Pending: Too many pods)"
+def _density_limit(p: Plan, n: int, pods: int, density: int, vpc_mode: bool) -> Limit:
+    if vpc_mode or p.pods_limited_by == LIMITED_BY_MAX_PODS:
+        why = f"maxPods allows {p.max_pods} (Pod {p.max_pods + 1} on a node stays Pending: Too many pods)"
     else:
         why = (f"the /{p.node_mask} slice holds {p.pods_per_node} Pod addresses "
                f"(the next Pod fails: no IP addresses available in range set)")
     fixes: list[str] = []
-    if density <= p.pod_addresses_per_node:
+    cap = p.max_pods if vpc_mode else p.pods_per_node
+    if vpc_mode:
+        fixes.append(f"raise maxPods to {density}")
+    elif density <= p.pod_addresses_per_node:
         fixes.append(f"raise maxPods to {density} (the /{p.node_mask} slice holds {p.pod_addresses_per_node} "
                      f"Pod addresses)")
     else:
         raise_max = f" and maxPods {density}" if density > p.max_pods else ""
         layouts = _layouts(p, n, density)
         fixes += [text + raise_max for text in layouts] or [_no_layout(n, density)]
-    spread = _ceil_div(pods, p.pods_per_node)
-    extra = "" if spread <= p.node_slices else f" (more than the {p.node_slices} node slices: see nodes)"
+    spread = _ceil_div(pods, cap)
+    extra = "" if vpc_mode or spread <= p.node_slices else \
+        f" (more than the {p.node_slices} node slices: they need more slices too)"
     fixes.append(f"or spread the Pods over {spread} nodes{extra}")
     return Limit(
-        "Pods per node", density, p.pods_per_node,
+        "Pods per node", density, cap,
         f"Pods per node: {pods} Pods on {n} nodes need {density} per node, {why}",
         tuple(fixes), 0.0,
     )
@@ -567,6 +590,8 @@ def render(p: Plan) -> str:
             vrows.append(["Pods after nodes", v.pods_after_nodes, f"{v.addresses} less {v.nodes} node addresses"])
             vrows.append(["Pods", v.total_pods,
                           f"min({v.pods_after_nodes}, {v.nodes} x maxPods {p.max_pods}): limited by {v.pods_limited_by}"])
+            vrows.append(["podnet lab (--cni vpc)", v.lab_pods,
+                          f"Pod addresses from .{FIRST_NODE_HOST}+{v.nodes} to the last before the broadcast"])
         lines += table(["FIGURE", "VALUE", "HOW"], vrows).splitlines()
 
     lines += ["", "Checks:"]

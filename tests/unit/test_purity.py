@@ -15,7 +15,14 @@ PURE_MODULES = [
     "podnet.ipam.range_allocator",
     "podnet.ipam.host_local",
     "podnet.routing.hostgw",
+    "podnet.routing.vxlan",
+    "podnet.routing.neighbours",
     "podnet.reconcile",
+    "podnet.sizing",
+    "podnet.addressbook",
+    "podnet.views",
+    "podnet.commands",
+    "podnet.probes.verdict",
 ]
 FORBIDDEN = ("mininet", "pyroute2", "scapy")
 

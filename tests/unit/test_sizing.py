@@ -122,7 +122,7 @@ def test_node_mask_more_than_16_bits_longer_is_rejected():
 
 
 def test_node_mask_16_bits_longer_is_the_kubeadm_maximum():
-    p = plan("10.0.0.0/8", 24)
+    p = plan("10.0.0.0/8", 24, "172.16.0.0/12")
     assert p.node_slices == 65536
 
 
@@ -294,6 +294,12 @@ def test_limits_come_in_the_order_they_are_hit():
 
     q = plan(nodes=300, pods=60000)  # 200 per node binds at any size, before the node slices
     assert [limit.resource for limit in q.limits] == ["Pods per node", "nodes", "Pods"]
+    assert [limit.binds_at for limit in q.limits] == [0, pytest.approx(256 / 300), pytest.approx(256 / 300)]
+
+    r = plan(pods=60000, services=70000, service_cidr="10.96.0.0/16")  # no node count: all 256 slices hold Pods
+    assert [(limit.resource, limit.binds_at) for limit in r.limits] == [
+        ("Pods", pytest.approx(28160 / 60000)), ("Services", pytest.approx(65534 / 70000))
+    ]
 
 
 def test_a_target_that_fits_has_no_limits():
@@ -322,6 +328,30 @@ def test_vpc_subnet_slash_24_with_10_nodes():
     assert v.pods_limited_by == "VPC subnet"
     assert p.limits == ()
     assert any("caps the Pods at 241" in w for w in p.warnings)
+    assert "podnet lab (--cni vpc)" in render(p)
+
+
+def test_vpc_nodes_need_no_slice():
+    # Four /24 slices would stop node 5; VPC-native nodes get no podCIDR, so only the subnet counts.
+    p = plan("10.244.0.0/22", 24, nodes=10, pods=200, vpc_subnet="10.0.0.0/24")
+    assert p.limits == ()
+    assert any("cap nothing" in w for w in p.warnings)
+    assert not any("only 4 node slices" in w for w in p.warnings)
+    # A /26 slice holds 61, but a VPC-native node is capped by maxPods only.
+    assert plan("10.244.0.0/16", 26, nodes=2, pods=200, vpc_subnet="10.0.0.0/24").limits == ()
+    q = plan(nodes=2, pods=240, vpc_subnet="10.0.0.0/24")  # 120 per node > maxPods 110
+    assert [limit.resource for limit in q.limits] == ["Pods per node"]
+    assert q.limits[0].fixes == ("raise maxPods to 120", "or spread the Pods over 3 nodes")
+
+
+def test_vpc_lab_figure_agrees_with_podnet_s_vpc_cni():
+    from podnet.cni.vpc import pod_range  # the range podnet's --cni vpc configures (imports pyroute2)
+    from podnet.spec import FIRST_NODE_HOST
+
+    for subnet, nodes in (("192.168.77.0/24", 3), ("10.0.0.0/24", 10), ("10.0.0.0/28", 2), ("10.0.0.0/20", 250)):
+        v = plan(nodes=nodes, vpc_subnet=subnet).vpc
+        assert v.lab_pods == pod_range(IPv4Network(subnet), nodes, FIRST_NODE_HOST).pod_capacity
+    assert plan(nodes=10, vpc_subnet="10.0.0.0/24").vpc.lab_pods == 256 - 1 - 11 - 10 == 234
 
 
 def test_vpc_max_pods_can_bind_first():
@@ -397,7 +427,7 @@ def test_helpers_use_the_allocators():
 
 
 def test_to_json_is_camel_case_and_serialisable():
-    data = plan(nodes=300, pods=30000, services=5, vpc_subnet="10.0.0.0/24").to_json()
+    data = plan(nodes=300, pods=30000, services=5).to_json()
     json.dumps(data)
     assert data["clusterCIDR"] == "10.244.0.0/16" and data["nodeCIDRMaskSize"] == 24
     assert data["serviceCIDR"] == "10.96.0.0/12" and data["maxPods"] == 110
@@ -407,10 +437,18 @@ def test_to_json_is_camel_case_and_serialisable():
     assert data["services"] == 1048574 and data["dnsIP"] == "10.96.0.10"
     assert data["kubernetesServiceIP"] == "10.96.0.1" and data["valid"] is True
     assert data["targets"] == {"nodes": 300, "pods": 30000, "services": 5}
-    assert data["limits"][0]["resource"] == "nodes" and data["limits"][0]["bindsAt"] == round(256 / 300, 4)
+    limits = {limit["resource"]: limit for limit in data["limits"]}
+    assert limits["nodes"]["bindsAt"] == round(256 / 300, 4) and limits["nodes"]["wanted"] == 300
+    assert [limit["resource"] for limit in data["limits"]] == ["nodes", "Pods"]
+    assert set(limits["nodes"]) == {"resource", "wanted", "available", "message", "fixes", "bindsAt"}
     assert set(data["checks"][0]) == {"rule", "ok", "detail"}
-    assert data["vpc"]["addresses"] == 251 and data["vpc"]["podsAfterNodes"] == 0  # 300 nodes take them all
-    assert "VPC subnet" in [limit["resource"] for limit in data["limits"]]
+    assert data["vpc"] is None
+
+    vpc = plan(nodes=300, pods=30000, vpc_subnet="10.0.0.0/24").to_json()
+    json.dumps(vpc)
+    assert vpc["vpc"]["addresses"] == 251 and vpc["vpc"]["podsAfterNodes"] == 0  # 300 nodes take them all
+    assert vpc["vpc"]["labPods"] == 0
+    assert [limit["resource"] for limit in vpc["limits"]] == ["VPC subnet"]
 
 
 def test_to_json_vpc_block():
@@ -418,6 +456,7 @@ def test_to_json_vpc_block():
     assert data["vpc"] == {
         "subnet": "10.0.0.0/24", "size": 256, "reserved": 5, "addresses": 251, "nodes": 10,
         "podsAfterNodes": 241, "totalPods": 241, "podsLimitedBy": "VPC subnet",
+        "labPods": 234,  # podnet's --cni vpc: .21 (after nodes .11-.20) to .254
     }
     assert plan().to_json()["vpc"] is None and plan().to_json()["limits"] == []
 
