@@ -114,6 +114,17 @@ class PodnetCLI(CLI):
         self.mn.refresh()
         output(commands.get(self.lab.state, "pods", "wide") + "\n")
 
+    def do_routing(self, line):
+        """Switch the lab between host-gw and the VXLAN overlay, in place.
+           Usage: routing host-gw|vxlan"""
+        words = shlex.split(line)
+        if len(words) != 1:
+            self._fail(line, "usage: routing host-gw|vxlan")
+            return
+        counts = self.lab.switch_routing(words[0])
+        output(f"routing is now {words[0]}: {counts['routesRemoved']} routes removed, {counts['routesAdded']} added, "
+               f"{counts['interfaces']} interfaces re-sized\n")
+
     def do_routes(self, line):
         """Show the routes of one node (or all): the host-gw routes podnet programs.
            Usage: routes [NODE]"""
