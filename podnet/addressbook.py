@@ -96,7 +96,7 @@ class AddressBook:
     def netns_of(self, name: str) -> str | None:
         if name in self.state.pods and self.state.pods[name].phase == RUNNING:
             return netns_name(self.state.name, name)
-        if name in self.state.nodes:
+        if name in self.state.nodes or (name == ROUTER_NAME and self.state.spec.underlay == "routed"):
             return netns_name(self.state.name, name)
         return None
 

@@ -248,7 +248,7 @@ def _print_up_summary(lab: controller.Lab, elapsed: float, output: str) -> None:
     if output == "json":
         print(json.dumps({
             "lab": state.name, "seconds": round(elapsed, 3), "nodes": len(state.nodes),
-            "pods": len(state.pods), "running": running,
+            "pods": len(state.pods), "running": running, "warnings": _warnings(state),
             "items": {"nodes": [commands.views.node_json(state, n) for n in state.nodes.values()],
                       "pods": [commands.views.pod_json(state, p) for p in state.pods.values()]},
         }, indent=2))
@@ -260,15 +260,21 @@ def _print_up_summary(lab: controller.Lab, elapsed: float, output: str) -> None:
         print(f"lab {state.name} is up in {elapsed:.2f}s: {len(state.nodes)} nodes, {running}/{len(state.pods)} Pods Running "
               f"(cni {state.spec.cni}, routing {state.spec.routing}"
               + (", routed underlay: two L2 segments and a router" if state.spec.underlay == "routed" else "") + ")")
-        from podnet.routing import hostgw
-        if state.spec.routing == "host-gw":
-            for node in state.nodes.values():
-                for reason in hostgw.unroutable(state, node.name):
-                    print(f"warning: {node.name} {reason}")
+        for warning in _warnings(state):
+            print(f"warning: {warning}")
     print()
     print(commands.get(state, "nodes"))
     print()
     print(commands.get(state, "pods", "wide"))
+
+
+def _warnings(state) -> list[str]:
+    """What the lab cannot do as built: host-gw routes across a routed underlay."""
+    from podnet.routing import hostgw
+
+    if state.spec.routing != "host-gw":
+        return []
+    return [f"{node.name} {reason}" for node in state.nodes.values() for reason in hostgw.unroutable(state, node.name)]
 
 
 def _run_cli(lab: controller.Lab, elapsed: float) -> int:
@@ -497,7 +503,7 @@ def cmd_capture(args) -> int:
     book = AddressBook(state)
     netns = book.netns_of(args.target)
     if netns is None:
-        raise InputError("target", args.target, "must be a node or a Running Pod of lab " + state.name)
+        raise InputError("target", args.target, "must be a node, a Running Pod or (routed underlay) router of lab " + state.name)
     if args.interface is None:
         args.interface = "eth0" if args.target in state.pods else "any"
     if args.interface != "any" and (len(args.interface) > 15 or not args.interface.replace("-", "").replace(".", "").replace("_", "").isalnum()):

@@ -147,6 +147,8 @@ class Lab:
             raise InputError("routing", routing, "must be one of " + ", ".join(ROUTING_CHOICES))
         if self.state.spec.model == "docker":
             raise InputError("routing", routing, "a Docker-model lab has no Pod network to route")
+        if self.state.spec.cni == "vpc" and routing != "host-gw":
+            raise InputError("routing", routing, "a VPC-native lab (--cni vpc) takes no overlay: its Pods live on the node subnet itself")
         self.state.spec = dataclasses.replace(self.state.spec, routing=routing)
         mtu = vxlan.pod_mtu(routing)
         if self.state.spec.cni != "none":
@@ -229,10 +231,13 @@ class Lab:
                     problems.append(str(exc))
                     continue
                 desired = vxlan.desired_routes(self.state, node.name)
+                diff = reconcile.diff_routes(desired, netlink.owned_routes(sock))
             else:
-                netlink.delete_link(sock, ns, vxlan.DEVICE)  # host-gw has no tunnel (its routes go with it)
                 desired = hostgw.desired_routes(self.state, node.name)
-            diff = reconcile.diff_routes(desired, netlink.owned_routes(sock))
+                diff = reconcile.diff_routes(desired, netlink.owned_routes(sock))
+                # host-gw has no tunnel: removing it takes its routes along (counted in diff.delete,
+                # their own deletion below then finds them gone, which is fine).
+                netlink.delete_link(sock, ns, vxlan.DEVICE)
             if not diff.empty:
                 try:
                     netlink.apply_routes(sock, ns, diff.add, diff.delete)

@@ -687,3 +687,185 @@ def pcap_records(data: bytes) -> int:
         offset += 16 + incl_len
         count += 1
     return count
+
+
+# -- routing backends (vxlan, routed underlay, VPC-native): helpers added for their tests ----------
+
+def ip_json(lab: Lab, obj: str, *args: str) -> list:
+    """``ip -j ARGS`` inside a node's or Pod's namespace (through nsenter), parsed."""
+    result = lab.in_ns(obj, "ip", "-j", *args)
+    assert result.returncode == 0, explain(result)
+    return json.loads(result.stdout) if result.stdout.strip() else []
+
+
+TCP_BULK_SERVER = r"""
+import hashlib, json, socket, sys
+port, timeout = int(sys.argv[1]), float(sys.argv[2])
+s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+s.bind(("0.0.0.0", port))
+s.listen(1)
+s.settimeout(timeout)
+print("ready", flush=True)
+conn, addr = s.accept()
+conn.settimeout(timeout)
+chunks = []
+while True:
+    chunk = conn.recv(65536)
+    if not chunk:
+        break
+    chunks.append(chunk)
+data = b"".join(chunks)
+conn.sendall(hashlib.sha256(data).hexdigest().encode())
+conn.close()
+print(json.dumps({"src": addr[0], "size": len(data), "recvs": len(chunks), "data": data.decode()}), flush=True)
+"""
+
+TCP_BULK_CLIENT = r"""
+import socket, sys
+c = socket.create_connection((sys.argv[1], int(sys.argv[2])), timeout=5)
+c.sendall(sys.argv[3].encode())
+c.shutdown(socket.SHUT_WR)
+reply = b""
+while True:
+    chunk = c.recv(256)
+    if not chunk:
+        break
+    reply += chunk
+c.close()
+print(reply.decode())
+"""
+
+
+def tcp_transfer(src_ns_path: str, dst_ns_path: str, dst_ip: str, payload: str) -> dict:
+    """Send ``payload`` over one TCP connection (the client half-closes when done); the server
+    reads to EOF and answers the SHA-256 of what it got. Returns what the server saw:
+    {"src": peer address, "size": bytes, "data": the payload as received, ...}."""
+    import hashlib
+
+    port = random_port()
+    with Receiver(dst_ns_path, TCP_BULK_SERVER, port) as receiver:
+        sent = send_from(src_ns_path, TCP_BULK_CLIENT, dst_ip, port, payload)
+        assert sent.returncode == 0, explain(sent)
+        assert sent.stdout.strip() == hashlib.sha256(payload.encode()).hexdigest(), (
+            "the server's digest of what it received differs from the payload's\n" + explain(sent))
+        got = receiver.result(10.0)
+        assert got is not None, f"the TCP server in {dst_ns_path} reported nothing"
+        return got
+
+
+class NsTcpdump:
+    """tcpdump inside any namespace of ours (``nsenter --net=PATH``), for namespaces podnet
+    capture does not take (the routed underlay's router). Writes the pcap to ``path`` itself
+    (tcpdump writes to stdout) once tcpdump has exited."""
+
+    def __init__(self, ns_path: str, iface: str, bpf: str, path, count: int, timeout: float = 15.0):
+        self.path = path
+        self.timeout = timeout
+        self.proc = subprocess.Popen(
+            ["nsenter", f"--net={ns_path}", "--", "tcpdump", "-i", iface, "-nn", "-U", "-s", "262144",
+             "-c", str(count), "-w", "-", "--", *bpf.split()],
+            stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+        )
+        err = b""
+        deadline = time.monotonic() + 10
+        while b"listening on" not in err:
+            left = deadline - time.monotonic()
+            ready, _, _ = select.select([self.proc.stderr], [], [], max(left, 0))
+            chunk = os.read(self.proc.stderr.fileno(), 4096) if ready else b""
+            if not chunk:
+                self.proc.kill()
+                out, rest = self.proc.communicate(timeout=10)
+                raise AssertionError(f"tcpdump did not start in {ns_path}: {(err + rest).decode(errors='replace')}")
+            err += chunk
+        self.stderr = err
+
+    def done(self) -> bool:
+        return self.proc.poll() is not None
+
+    def finish(self) -> bytes:
+        """Wait for tcpdump's packet count (or the timeout, then stop it); the pcap bytes."""
+        try:
+            out, err = self.proc.communicate(timeout=self.timeout)
+        except subprocess.TimeoutExpired:
+            self.proc.send_signal(signal.SIGINT)
+            out, err = self.proc.communicate(timeout=10)
+        with open(self.path, "wb") as handle:
+            handle.write(out)
+        return out
+
+    def close(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.communicate(timeout=10)
+
+
+def tshark_fields(pcap_path, *fields: str, decode_vxlan: bool = True) -> list[list[str]]:
+    """One row per packet of ``fields`` (tshark -T fields); a field with several values (an
+    outer and an inner IP header) is a comma-separated string."""
+    argv = ["tshark", "-r", str(pcap_path)]
+    if decode_vxlan:
+        argv += ["-d", "udp.port==8472,vxlan"]  # flannel's Linux port, not IANA's 4789
+    argv += ["-T", "fields", "-E", "separator=/t"]
+    for field in fields:
+        argv += ["-e", field]
+    result = run(argv, timeout=30)
+    assert result.returncode == 0, explain(result)
+    return [line.split("\t") for line in result.stdout.splitlines() if line.strip()]
+
+
+def start_podnet_capture(lab: Lab, target: str, *args: str) -> subprocess.Popen:
+    """``podnet capture --name LAB TARGET ARGS`` in the background; returns once its tcpdump
+    runs inside the target's namespace."""
+    proc = subprocess.Popen([*PODNET, "capture", "--name", lab.name, target, *args], cwd=REPO, text=True,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    inode = netns_inode(lab.ns(target))
+
+    def tcpdump_running() -> bool:
+        for pid in pids_in({inode}):
+            try:
+                with open(f"/proc/{pid}/comm", encoding="utf-8") as handle:
+                    if handle.read().strip() == "tcpdump":
+                        return True
+            except OSError:
+                pass
+        return False
+
+    deadline = time.monotonic() + 15
+    while not tcpdump_running():
+        if proc.poll() is not None or time.monotonic() > deadline:
+            if proc.poll() is None:
+                proc.kill()
+            out, err = proc.communicate(timeout=15)
+            raise AssertionError(f"capture did not start tcpdump in {target}: exit {proc.returncode}\n{out}\n{err}")
+        time.sleep(0.05)
+    time.sleep(0.3)  # tcpdump opens its socket right after it starts
+    return proc
+
+
+def ping_until(lab: Lab, src: str, dst_ip: str, done: Callable[[], bool], timeout: float = 20.0) -> int:
+    """Ping once at a time from ``src`` until ``done()``; every ping must succeed. Returns how
+    many pings were sent."""
+    deadline = time.monotonic() + timeout
+    sent = 0
+    while not done():
+        assert time.monotonic() < deadline, f"still waiting after {timeout}s of pings from {src} to {dst_ip}"
+        result = lab.in_ns(src, "ping", "-c", "1", "-W", "2", dst_ip, timeout=20)
+        assert result.returncode == 0 and " 1 received" in result.stdout, explain(result)
+        sent += 1
+        end = time.monotonic() + 0.5
+        while not done() and time.monotonic() < end:
+            time.sleep(0.02)
+    return sent
+
+
+def finish_podnet_capture(proc: subprocess.Popen) -> subprocess.CompletedProcess:
+    """Collect a background capture that has exited (or stop it: SIGINT, as a person would)."""
+    if proc.poll() is None:
+        proc.send_signal(signal.SIGINT)
+    try:
+        out, err = proc.communicate(timeout=15)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        out, err = proc.communicate(timeout=15)
+    return subprocess.CompletedProcess(proc.args, proc.returncode, out, err)
