@@ -93,6 +93,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_lab(describe)
     describe.add_argument("kind", help="node or pod")
     describe.add_argument("object", help="its name")
+    _add_output(describe)
 
     execp = sub.add_parser("exec", help="run a command in a node's or Pod's namespace")
     _add_lab(execp)
@@ -174,13 +175,7 @@ def _on_signal(signum, _frame):
     raise Terminated(signal.Signals(signum).name)
 
 
-def _block_signals():
-    return signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT, signal.SIGTERM, signal.SIGHUP})
-
-
 def _progress_printer(enabled: bool):
-    last = {"stage": None}
-
     def show(stage: str, done: int, total: int) -> None:
         if not enabled:
             return
@@ -190,7 +185,6 @@ def _progress_printer(enabled: bool):
         if done >= total:
             sys.stderr.write("\n")
         sys.stderr.flush()
-        last["stage"] = stage
 
     return show
 
@@ -233,7 +227,7 @@ def cmd_up(args) -> int:
         try:
             return _run_cli(lab, elapsed)
         finally:
-            _block_signals()
+            controller.block_stop_signals()
             lab.close()
             report = controller.teardown(spec.name)
             sys.stderr.write(f"{PROG}: lab {spec.name!r} torn down ({len(report.deleted)} namespaces removed)\n")
@@ -322,7 +316,7 @@ def cmd_cli(args) -> int:
 def cmd_down(args) -> int:
     name = _lab_name(args.name)
     _require_root()
-    _block_signals()
+    controller.block_stop_signals()
     existed = state_store.exists(name)
     report = controller.teardown(name)
     if args.output == "json":
@@ -344,7 +338,10 @@ def cmd_get(args) -> int:
 
 def cmd_describe(args) -> int:
     state = state_store.load(_lab_name(args.name))
-    print(commands.describe(state, args.kind, args.object))
+    if args.output == "json":
+        print(commands.describe_json(state, args.kind, args.object))
+    else:
+        print(commands.describe(state, args.kind, args.object))
     return EXIT_OK
 
 
@@ -613,7 +610,7 @@ def cmd_list(args) -> int:
 def cmd_clean(args) -> int:
     names = [check_lab_name(args.name)] if args.name else controller.stale_labs()
     _require_root()
-    _block_signals()
+    controller.block_stop_signals()
     reports = [controller.teardown(name) for name in names]
     if args.output == "json":
         print(json.dumps([r.to_json() for r in reports], indent=2))

@@ -66,6 +66,18 @@ def describe(state: LabState, kind_word: str, name: str) -> str:
     return views.describe_pod(state, state.pods[name])
 
 
+def describe_json(state: LabState, kind_word: str, name: str) -> str:
+    """The object as ``get -o json`` has it, plus its events (what describe adds)."""
+    kind = kind_of(kind_word)
+    objects = state.nodes if kind == "nodes" else state.pods
+    if name not in objects:
+        raise InputError(kind[:-1], name, f"not found: {kind} are " + ", ".join(objects))
+    obj = objects[name]
+    data = views.node_json(state, obj) if kind == "nodes" else views.pod_json(state, obj)  # type: ignore[arg-type]
+    data["events"] = [vars(e) for e in obj.events]
+    return json.dumps(data, indent=2)
+
+
 def parse_get_args(words: list[str]) -> tuple[str, str, list[str]]:
     """``get`` words as kubectl takes them: KIND [NAME...] [-o wide|json]."""
     output = "table"

@@ -290,13 +290,13 @@ def up(spec: ClusterSpec, progress: Progress = _quiet, detached: bool = False) -
         lab_state.status = "running"
         lab.save()
     except BaseException:
-        _block_signals()  # finish the teardown even if the user presses Ctrl-C again
+        block_stop_signals()  # finish the teardown even if the user presses Ctrl-C again
         try:
             if lab is not None:
                 lab.close()
             teardown(spec.name)
         finally:
-            _unblock_signals()
+            unblock_stop_signals()
         raise
     return lab
 
@@ -304,11 +304,12 @@ def up(spec: ClusterSpec, progress: Progress = _quiet, detached: bool = False) -
 _STOP_SIGNALS = {signal.SIGINT, signal.SIGTERM, signal.SIGHUP}
 
 
-def _block_signals() -> None:
+def block_stop_signals() -> None:
+    """Hold Ctrl-C and termination back while a teardown runs (they act after it)."""
     signal.pthread_sigmask(signal.SIG_BLOCK, _STOP_SIGNALS)
 
 
-def _unblock_signals() -> None:
+def unblock_stop_signals() -> None:
     signal.pthread_sigmask(signal.SIG_UNBLOCK, _STOP_SIGNALS)
 
 
