@@ -608,7 +608,11 @@ def cmd_list(args) -> int:
 
 
 def cmd_clean(args) -> int:
-    names = [check_lab_name(args.name)] if args.name else controller.stale_labs()
+    stale = controller.stale_labs()
+    if args.name and check_lab_name(args.name) not in stale and state_store.exists(args.name):
+        raise errors.LabConflict(f"lab {args.name!r} is not stale (it is running, or still starting): "
+                                 f"stop it with 'podnet down --name {args.name}'")
+    names = [args.name] if args.name else stale
     _require_root()
     controller.block_stop_signals()
     reports = [controller.teardown(name) for name in names]

@@ -20,6 +20,8 @@ from mininet.cli import CLI
 from mininet.log import error, output
 
 from podnet import commands
+from podnet.routing import vxlan
+from podnet.views import routing_mode
 from podnet.cluster.network import PodnetNet
 from podnet.errors import PodnetError
 
@@ -134,8 +136,27 @@ class PodnetCLI(CLI):
                 self._fail(line, f"error: no node named {name!r}")
                 return
             node = self.mn[name]
-            output(f"*** {name} ({self.lab.state.nodes[name].pod_cidr or 'no podCIDR'})\n")
+            state = self.lab.state.nodes[name]
+            mode = routing_mode(self.lab.state.spec)
+            output(f"*** {name}: podCIDR {state.pod_cidr or 'none'}, routing {mode}\n")
             output(node.cmd("ip -4 route show"))
+            if self.lab.state.spec.routing == "vxlan":
+                output(f"    VTEP {vxlan.DEVICE}: neighbours and forwarding entries\n")
+                output(node.cmd(f"ip -4 neigh show dev {vxlan.DEVICE}; bridge fdb show dev {vxlan.DEVICE} | grep dst"))
+
+    def do_iperf(self, _line):
+        """Not available: Mininet's iperf runs 'killall -9 iperf', which would end every iperf on
+           the machine. Run it yourself: pod-1-1 iperf -s &  then  pod-2-1 iperf -c pod-1-1"""
+        self._fail("iperf", "iperf: not in podnet (Mininet's version kills every iperf on the machine); "
+                   "run 'pod-1-1 iperf -s &' and 'pod-2-1 iperf -c pod-1-1' instead")
+
+    def do_iperfudp(self, line):
+        """Not available, as iperf."""
+        self.do_iperf(line)
+
+    def do_dpctl(self, _line):
+        """Not available: the underlay is a Linux bridge, not an OpenFlow switch."""
+        self._fail("dpctl", "dpctl: the underlay is a Linux bridge (no OpenFlow): try 'underlay bridge fdb show'")
 
     # -- node commands -----------------------------------------------------------------------
 

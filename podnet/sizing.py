@@ -433,6 +433,16 @@ def _limits(p: Plan, vpc: VpcPlan | None) -> tuple[Limit, ...]:
                 _vpc_fixes(vpc, need), vpc.addresses / need,
             ))
 
+    if vpc is not None and n is not None and pods is not None and vpc.lab_pods is not None and pods > vpc.lab_pods:
+        pool = lab_vpc_pod_range(vpc.subnet, n) if vpc.lab_pods else None
+        span = f"{pool.first}-{pool.last}" if pool else "none"
+        found.append(Limit(
+            LIMITED_BY_SUBNET, pods, vpc.lab_pods,
+            f"VPC subnet in a podnet lab (--cni vpc on {vpc.subnet}): {n} nodes leave {vpc.lab_pods} Pod addresses "
+            f"({span}); Pod {vpc.lab_pods + 1} stays ContainerCreating: no IP addresses available in range set",
+            _vpc_fixes(vpc, pods + n + FIRST_NODE_HOST + 1), vpc.lab_pods / pods,
+        ))
+
     # Stable sort: at equal shares, the order above (density, nodes, Pods, Services, VPC).
     return tuple(sorted(found, key=lambda limit: limit.binds_at))
 

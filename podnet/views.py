@@ -48,6 +48,15 @@ def _iso(ts: float) -> str:
     return datetime.fromtimestamp(ts, tz=timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
+def routing_mode(spec) -> str:
+    """How Pod traffic crosses nodes: host-gw, vxlan, or (VPC-native) the subnet itself."""
+    if spec.model == "docker":
+        return "none (docker bridge)"
+    if spec.cni == "vpc":
+        return "vpc-native (the node subnet)"
+    return spec.routing
+
+
 def nodes_table(state: LabState, wide: bool = False) -> str:
     headers = ["NAME", "STATUS", "ROLES", "AGE", "INTERNAL-IP", "POD-CIDR"]
     if wide:
@@ -59,7 +68,7 @@ def nodes_table(state: LabState, wide: bool = False) -> str:
             vtep = None
             if state.spec.routing == "vxlan" and node.pod_cidr:
                 vtep = f"{IPv4Network(node.pod_cidr).network_address} {vtep_mac_of(node)}"
-            row += [state.spec.routing, vtep, state.spec.cni, netns_name(state.name, node.name)]
+            row += [routing_mode(state.spec), vtep, state.spec.cni, netns_name(state.name, node.name)]
         rows.append(row)
     return table(headers, rows)
 
@@ -99,7 +108,7 @@ def node_json(state: LabState, node: NodeState) -> dict[str, Any]:
         "status": {"addresses": [{"type": "InternalIP", "address": node.internal_ip},
                                  {"type": "Hostname", "address": node.name}],
                    "conditions": conditions},
-        "podnet": {"netns": netns_name(state.name, node.name), "routing": state.spec.routing,
+        "podnet": {"netns": netns_name(state.name, node.name), "routing": routing_mode(state.spec),
                    "vtep": ({"device": "flannel.1", "address": str(IPv4Network(node.pod_cidr).network_address),
                              "mac": vtep_mac_of(node)} if state.spec.routing == "vxlan" and node.pod_cidr else None),
                    "cni": state.spec.cni, "cniConfig": node.cni_config},

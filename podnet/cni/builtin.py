@@ -12,6 +12,8 @@ directly in the sandbox, its host end on the bridge and up, both ifindexes chose
 
 from __future__ import annotations
 
+import os
+
 from ipaddress import IPv4Interface, IPv4Network
 from typing import Any
 
@@ -44,7 +46,7 @@ class BuiltinBridge:
         except (KeyError, IndexError, ValueError):
             raise CniError(BUILTIN_TYPE, "ADD", 7, "invalid ipam configuration") from None
         pod_range = PodRange(subnet)
-        store = HostLocalStore(data_dir, pod_range)
+        store = HostLocalStore(os.path.join(data_dir, config.get("name", "podnet")), pod_range)
         try:
             address = store.allocate(sandbox.container_id, sandbox.ifname)
         except RangeExhausted as exc:
@@ -79,7 +81,7 @@ class BuiltinBridge:
         ipam = config.get("ipam", {})
         try:
             subnet = IPv4Network(ipam["ranges"][0][0]["subnet"])
-            HostLocalStore(ipam["dataDir"], PodRange(subnet)).release(sandbox.container_id, sandbox.ifname)
+            HostLocalStore(os.path.join(ipam["dataDir"], config.get("name", "podnet")), PodRange(subnet)).release(sandbox.container_id, sandbox.ifname)
         except (KeyError, IndexError, ValueError):
             pass
         try:

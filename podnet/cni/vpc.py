@@ -13,6 +13,8 @@ node addresses, ``rangeEnd`` before the broadcast) instead of ipamd's warm pools
 
 from __future__ import annotations
 
+import os
+
 from ipaddress import IPv4Address, IPv4Interface, IPv4Network
 from typing import Any
 
@@ -54,7 +56,7 @@ class VpcPlugin:
         except (KeyError, IndexError, ValueError):
             raise CniError(VPC_TYPE, "ADD", 7, "invalid ipam configuration") from None
         try:
-            address = HostLocalStore(data_dir, addresses).allocate(sandbox.container_id, sandbox.ifname)  # type: ignore[arg-type]
+            address = HostLocalStore(os.path.join(data_dir, config.get("name", "podnet")), addresses).allocate(sandbox.container_id, sandbox.ifname)  # type: ignore[arg-type]
         except RangeExhausted as exc:
             raise CniError(VPC_TYPE, "ADD", 999, str(exc)) from None
         host_if = host_veth_name(sandbox.container_id)
@@ -92,7 +94,7 @@ class VpcPlugin:
         try:
             entry = ipam["ranges"][0][0]
             addresses = AddressRange(IPv4Address(entry["rangeStart"]), IPv4Address(entry["rangeEnd"]))
-            released = HostLocalStore(ipam["dataDir"], addresses).release(sandbox.container_id, sandbox.ifname)  # type: ignore[arg-type]
+            released = HostLocalStore(os.path.join(ipam["dataDir"], config.get("name", "podnet")), addresses).release(sandbox.container_id, sandbox.ifname)  # type: ignore[arg-type]
         except (KeyError, IndexError, ValueError):
             pass
         try:

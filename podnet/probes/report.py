@@ -71,6 +71,8 @@ def legend(result: MatrixResult) -> str:
 
 
 def summary_line(result: MatrixResult) -> str:
+    if not result.targets:
+        return "FAIL: no Running Pod to probe (see 'podnet get pods')"
     failed = len(result.failures)
     pairs = len(result.pairs)
     rate = pairs / result.seconds if result.seconds else 0.0

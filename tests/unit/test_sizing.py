@@ -368,11 +368,21 @@ def test_vpc_without_a_node_count():
 
 def test_vpc_limit_and_fix():
     p = plan(nodes=10, pods=300, vpc_subnet="10.0.0.0/24")
-    assert [limit.resource for limit in p.limits] == ["VPC subnet"]
-    limit = p.limits[0]
-    assert (limit.wanted, limit.available) == (310, 251)
-    assert limit.fixes == ("a /23 node subnet (507 addresses after the 5 reserved)",)
+    assert [limit.resource for limit in p.limits] == ["VPC subnet", "VPC subnet"]
+    lab, aws = p.limits  # podnet's own --cni vpc binds first: it keeps .1-.10 and the node addresses
+    assert (lab.wanted, lab.available) == (300, 234)
+    assert "podnet lab" in lab.message and "10.0.0.21-10.0.0.254" in lab.message
+    assert (aws.wanted, aws.available) == (310, 251)
+    assert aws.fixes == ("a /23 node subnet (507 addresses after the 5 reserved)",)
     assert plan(nodes=10, pods=300, vpc_subnet="10.0.0.0/23").limits == ()
+
+
+def test_vpc_plan_agrees_with_a_vpc_lab():
+    """The 192.168.80.0/27 lab of three nodes runs 17 Pods; the 18th does not fit."""
+    assert plan(nodes=3, pods=17, vpc_subnet="192.168.80.0/27").limits == ()
+    limit = plan(nodes=3, pods=18, vpc_subnet="192.168.80.0/27").limits[0]
+    assert (limit.wanted, limit.available) == (18, 17)
+    assert "192.168.80.14-192.168.80.30" in limit.message
 
 
 # --- the same arithmetic as the controller and host-local --------------------------------------
@@ -448,7 +458,7 @@ def test_to_json_is_camel_case_and_serialisable():
     json.dumps(vpc)
     assert vpc["vpc"]["addresses"] == 251 and vpc["vpc"]["podsAfterNodes"] == 0  # 300 nodes take them all
     assert vpc["vpc"]["labPods"] == 0
-    assert [limit["resource"] for limit in vpc["limits"]] == ["VPC subnet"]
+    assert [limit["resource"] for limit in vpc["limits"]] == ["VPC subnet", "VPC subnet"]
 
 
 def test_to_json_vpc_block():
