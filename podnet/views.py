@@ -51,9 +51,9 @@ def _iso(ts: float) -> str:
 def routing_mode(spec) -> str:
     """How Pod traffic crosses nodes: host-gw, vxlan, or (VPC-native) the subnet itself."""
     if spec.model == "docker":
-        return "none (docker bridge)"
+        return "none"
     if spec.cni == "vpc":
-        return "vpc-native (the node subnet)"
+        return "vpc-native"
     return spec.routing
 
 

@@ -154,6 +154,6 @@ def test_vpc_lab_refuses_switch_to_vxlan_and_stays_usable(lab):
     after = podnet("get", "nodes", "-o", "json", "--name", lab.name)
     assert after.returncode == 0, "the lab can no longer be loaded:\n" + explain(after)
     assert_refused(switched, "vpc")
-    assert {n["podnet"]["routing"] for n in json.loads(after.stdout)["items"]} == {"host-gw"}
+    assert {n["podnet"]["routing"] for n in json.loads(after.stdout)["items"]} == {"vpc-native"}  # unchanged
     matrix = probe_json(lab, "--all", timeout=90)
     assert matrix["ok"] is True, matrix
