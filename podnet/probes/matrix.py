@@ -34,6 +34,7 @@ UDP_PORT = 8081
 TCP_PORT = 8083
 TCP_WINDOW = 1500  # client connections in flight at once
 RESEND_AFTER = 0.25
+CLIENT_PORTS = (20000, 60000)  # TCP client ports, one per pair, clear of the endpoints' ports
 Progress = Callable[[str, int, int], None]
 _ABORT = struct.pack("ii", 1, 0)  # SO_LINGER on, 0 s: close() resets instead of FIN/ACK
 
@@ -356,6 +357,7 @@ def _tcp_clients(lab, book, result, ips, timeout, progress) -> dict[tuple[str, s
     the address and port it came from. Returns each pair's client port."""
     ports: dict[tuple[str, str, str], tuple[str, int]] = {}
     queue = [k for k, p in result.pairs.items() if k[2] == "tcp" and p.error is None]
+    order = {key: i for i, key in enumerate(queue)}
     total = len(queue)
     done = 0
     ep = select.epoll()
@@ -379,6 +381,12 @@ def _tcp_clients(lab, book, result, ips, timeout, progress) -> dict[tuple[str, s
                     continue
                 for key, sock in zip(batch, socks):
                     sock.setblocking(False)
+                    # A port of its own per pair: a source NAT then has no reason to change it, so
+                    # the endpoint's record of (address, port) still names the pair.
+                    try:
+                        sock.bind(("0.0.0.0", CLIENT_PORTS[0] + order[key] % (CLIENT_PORTS[1] - CLIENT_PORTS[0])))
+                    except OSError:
+                        sock.bind(("0.0.0.0", 0))
                     code = sock.connect_ex((ips[key[1]], TCP_PORT))
                     if code not in (0, errno.EINPROGRESS):
                         result.pairs[key].error = f"connect failed: {errno.errorcode.get(code, code)}"
