@@ -30,7 +30,7 @@ class Side:
     repeated: dict[str, list[str]] = field(default_factory=dict)
     cross_host: Verdict | None = None
     to_workload: Verdict | None = None
-    nat_rules: int = 0
+    nat_rules: int | None = 0  # None: a node's nat table could not be read
     evidence: list[str] = field(default_factory=list)
 
     def to_json(self) -> dict[str, Any]:
@@ -71,18 +71,22 @@ def measure(lab, model: str) -> Side:
         side.evidence.append(summary(side.to_workload, describe))
     finally:
         session.close()
-    side.nat_rules = sum(count_nat_rules(lab, n.name) for n in nodes)
+    counts = [count_nat_rules(lab, n.name) for n in nodes]
+    side.nat_rules = None if None in counts else sum(counts)  # type: ignore[arg-type]
     return side
 
 
-def count_nat_rules(lab, node: str) -> int:
-    """Rules that rewrite addresses (DNAT, SNAT, MASQUERADE) in a node's own nat table."""
+def count_nat_rules(lab, node: str) -> int | None:
+    """Rules that rewrite addresses (DNAT, SNAT, MASQUERADE) in a node's own nat table;
+    None when the table could not be read (a failed measurement is not a zero)."""
     ns = controller.netns_name(lab.state.name, node)
     try:
         proc = subprocess.run(["nsenter", f"--net={netns_path(ns)}", "--", "iptables-save", "-t", "nat"],
                               capture_output=True, text=True, timeout=30)
     except (OSError, subprocess.TimeoutExpired):
-        return 0
+        return None
+    if proc.returncode != 0:
+        return None
     return sum(1 for line in proc.stdout.splitlines()
                if line.startswith("-A") and any(f"-j {t}" in line for t in ("DNAT", "SNAT", "MASQUERADE")))
 
@@ -151,5 +155,9 @@ def rows(k8s: Side, docker: Side) -> list[tuple[str, str, str]]:
         ("another host's workload by its address", reach(k8s.cross_host), reach(docker.cross_host)),
         ("source address seen by the receiver", source(k8s.to_workload), source(docker.to_workload)),
         ("port mapping needed", mapping(k8s.to_workload), mapping(docker.to_workload)),
-        ("NAT rules on the nodes", str(k8s.nat_rules), str(docker.nat_rules)),
+        ("NAT rules on the nodes", _count(k8s.nat_rules), _count(docker.nat_rules)),
     ]
+
+
+def _count(value: int | None) -> str:
+    return "unknown (iptables-save failed)" if value is None else str(value)

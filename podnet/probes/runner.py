@@ -156,6 +156,9 @@ class ProbeSession:
             return judge(spec, [], None, None, error=str(exc))
         sightings, reply, rtt = self._observe(spec, src_ns, token, watches, started)
         verdict = judge(spec, sightings, reply, rtt)
+        if verdict.status == "unreachable" and sightings and sightings[-1].kind == "router":
+            verdict.reason += ("; the underlay router knows the node segments, not the Pod CIDRs: host-gw "
+                               "cannot cross it, an overlay can (podnet routing vxlan)")
         blind = [ns for ns in self._blind if ns in self._owners_of(dst_ip)]
         if verdict.status != "reached" and blind:
             # The namespace that should have received it could not be watched: no verdict.

@@ -118,7 +118,7 @@ def summary(verdict: Verdict, describe=lambda address: str(address)) -> str:
     """One line: '10.244.0.2 (pod-1-1 on node-1) -> 10.244.2.3 (pod-3-2 on node-3), TTL 62:
     no NAT, 2 routed hops'."""
     p = verdict.probe
-    head = f"{p.proto.upper()} {describe(p.source_ip)} -> {describe(p.destination)}"
+    head = f"{p.proto.upper()} {describe(p.source_ip) if p.source_ip else p.source} -> {describe(p.destination)}"
     if p.port is not None:
         head += f" port {p.port}"
     if verdict.status == ERROR:
