@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from ipaddress import IPv4Address, IPv4Network
 
 from podnet.model import RUNNING, LabState
-from podnet.naming import ROUTER_NAME, netns_name
+from podnet.naming import EXTERNAL_NAME, INTERNET_NAME, ROUTER_NAME, netns_name
 
 
 @dataclass(frozen=True)
@@ -26,6 +26,10 @@ class Owner:
             return f"{self.name} on {self.node}"
         if self.kind == "router":
             return "the underlay router"
+        if self.kind == "internet":
+            return "the Internet host"
+        if self.kind == "external":
+            return "the external client"
         return f"node {self.name}"
 
 
@@ -54,6 +58,16 @@ class AddressBook:
             router = Owner("router", ROUTER_NAME, None, netns_name(lab, ROUTER_NAME))
             for index in range(len(segments(state.spec))):
                 self._add(router_ip(state.spec, index), router)
+        self.services: dict[IPv4Address, str] = {}
+        for service in state.services.values():
+            self.services[IPv4Address(service.cluster_ip)] = f"{service.namespace}/{service.name}"
+        if state.external:
+            from podnet import external
+
+            internet = Owner("internet", INTERNET_NAME, None, netns_name(lab, INTERNET_NAME))
+            for address in list(external.INTERNET_ADDRESSES) + [str(external.uplink_ip(state)), str(external.CLIENT_GATEWAY)]:
+                self._add(IPv4Address(address), internet)
+            self._add(external.CLIENT_IP, Owner("external", EXTERNAL_NAME, None, netns_name(lab, EXTERNAL_NAME)))
 
     def _add(self, address: IPv4Address, owner: Owner) -> None:
         owners = self._owners.setdefault(address, [])
@@ -80,6 +94,12 @@ class AddressBook:
         owner = self.owner(address, near)
         if owner is not None:
             return f"{address} ({owner.label()})"
+        try:
+            service = self.services.get(IPv4Address(str(address)))
+        except ValueError:
+            service = None
+        if service:
+            return f"{address} (ClusterIP of Service {service})"
         owners = self.owners(address)
         if owners:
             return f"{address} (ambiguous: {len(owners)} owners)"
@@ -91,12 +111,18 @@ class AddressBook:
             return self.state.pods[name].ip
         if name in self.state.nodes:
             return self.state.nodes[name].internal_ip
+        if self.state.external and name in (INTERNET_NAME, EXTERNAL_NAME):
+            from podnet import external
+
+            return external.DNS_GOOGLE if name == INTERNET_NAME else str(external.CLIENT_IP)
         return None
 
     def netns_of(self, name: str) -> str | None:
         if name in self.state.pods and self.state.pods[name].phase == RUNNING:
             return netns_name(self.state.name, name)
         if name in self.state.nodes or (name == ROUTER_NAME and self.state.spec.underlay == "routed"):
+            return netns_name(self.state.name, name)
+        if self.state.external and name in (INTERNET_NAME, EXTERNAL_NAME):
             return netns_name(self.state.name, name)
         return None
 

@@ -19,7 +19,7 @@ import time
 from podnet import commands, controller, errors, spec as spec_mod, state as state_store
 from podnet.errors import EXIT_BAD_INPUT, EXIT_FAILED, EXIT_INTERRUPTED, EXIT_OK, InputError, PodnetError
 from podnet.model import RUNNING
-from podnet.naming import check_lab_name, netns_name
+from podnet.naming import EXTERNAL_NAME, INTERNET_NAME, check_dns1123_label, check_lab_name, netns_name
 
 PROG = "podnet"
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -76,6 +76,9 @@ def build_parser() -> argparse.ArgumentParser:
                     "a Docker bridge each (172.17.0.0/16 everywhere, NAT, published ports)")
     up.add_argument("--static-arp", help="auto, on or off: permanent neighbour entries, "
                     "switched on by auto when a lab would overflow the kernel's shared ARP table")
+    up.add_argument("--no-dns", action="store_true", help="no CoreDNS/kube-dns add-on")
+    up.add_argument("--no-ip-masq-agent", action="store_true", help="no egress masquerade: Pod IPs leave the cluster as they are")
+    up.add_argument("-f", "--filename", action="append", help="manifests to apply once the lab is up (repeatable)")
     up.add_argument("-d", "--detach", action="store_true", help="return once the lab is ready")
     _add_output(up)
 
@@ -85,14 +88,17 @@ def build_parser() -> argparse.ArgumentParser:
 
     get = sub.add_parser("get", help="list nodes or Pods like kubectl get")
     _add_lab(get)
-    get.add_argument("kind", help="nodes or pods")
+    get.add_argument("kind", help="nodes, pods, services (svc), endpoints (ep) or deployments (deploy)")
     get.add_argument("names", nargs="*", help="only these objects")
+    get.add_argument("-n", "--namespace", default="default", help="Kubernetes namespace (default: default)")
+    get.add_argument("-A", "--all-namespaces", action="store_true", help="every namespace (kube-system too)")
     get.add_argument("-o", "--output", default="table", choices=commands.OUTPUTS)
 
     describe = sub.add_parser("describe", help="show a node or Pod with its events")
     _add_lab(describe)
-    describe.add_argument("kind", help="node or pod")
+    describe.add_argument("kind", help="node, pod, service or deployment")
     describe.add_argument("object", help="its name")
+    describe.add_argument("-n", "--namespace", default="default", help="Kubernetes namespace (default: default)")
     _add_output(describe)
 
     execp = sub.add_parser("exec", help="run a command in a node's or Pod's namespace")
@@ -161,6 +167,10 @@ def build_parser() -> argparse.ArgumentParser:
     clean.add_argument("--name", help="only this lab (even if it looks alive)")
     _add_output(clean)
 
+    from podnet import cli_workloads
+
+    cli_workloads.add_parsers(sub, _add_lab, _add_output)
+
     sub.add_parser("bench", help="time up and down of clusters of several sizes (see 'podnet bench --help')",
                    add_help=False)
     return parser
@@ -199,8 +209,23 @@ def cmd_up(args) -> int:
         "node_count": args.node_count, "pods_per_node": args.pods_per_node,
         "static_arp": args.static_arp, "model": args.network_model, "routing": args.routing,
         "underlay": args.underlay,
+        "cluster_dns": False if args.no_dns else None,
+        "ip_masq_agent": False if args.no_ip_masq_agent else None,
     }
     topology = spec_mod.topology_path(args.topology, TOPOLOGIES_DIR) if args.topology else None
+    if args.filename:
+        from podnet.workloads.manifests import read_file
+
+        for path in args.filename:
+            read_file(path)  # validated now: bad input stops before anything exists
+        documents = []
+        for path in args.filename:
+            import yaml
+
+            with open(path, encoding="utf-8") as handle:
+                documents += [d for d in yaml.safe_load_all(handle) if d is not None]
+        overrides["workloads"] = list(spec_mod.read_topology(topology).get("workloads", [])) + documents \
+            if topology else documents
     spec = spec_mod.spec_from_sources(topology, overrides)
     _require_root()
     if state_store.exists(spec.name):
@@ -331,17 +356,19 @@ def cmd_down(args) -> int:
 
 
 def cmd_get(args) -> int:
+    check_dns1123_label("namespace", args.namespace)
     state = state_store.load(_lab_name(args.name))
-    print(commands.get(state, args.kind, args.output, args.names))
+    print(commands.get(state, args.kind, args.output, args.names, None if args.all_namespaces else args.namespace))
     return EXIT_OK
 
 
 def cmd_describe(args) -> int:
+    check_dns1123_label("namespace", args.namespace)
     state = state_store.load(_lab_name(args.name))
     if args.output == "json":
-        print(commands.describe_json(state, args.kind, args.object))
+        print(commands.describe_json(state, args.kind, args.object, args.namespace))
     else:
-        print(commands.describe(state, args.kind, args.object))
+        print(commands.describe(state, args.kind, args.object, args.namespace))
     return EXIT_OK
 
 
@@ -359,11 +386,19 @@ def cmd_exec(args) -> int:
         pod = state.pods[target]
         if pod.phase != RUNNING:
             raise PodnetError(f"pod {target} is {pod.phase}, it has no sandbox to exec into (see 'podnet describe pod {target}')")
-    elif target not in state.nodes:
-        raise InputError("target", target, "must be a node or Pod of lab " + state.name)
+    elif target not in state.nodes and not (state.external and target in (INTERNET_NAME, EXTERNAL_NAME)):
+        raise InputError("target", target, "must be a node or Pod of lab " + state.name + " (or external, internet)")
     _require_root()
     path = os.path.join("/run/netns", netns_name(state.name, target))
     sys.stdout.flush()
+    resolv = os.path.join(state_store.LabPaths(state.name).root, "dns", f"resolv.{state.pods[target].namespace}.conf") \
+        if target in state.pods and state.spec.cluster_dns else None
+    if resolv and os.path.exists(resolv) and os.path.exists("/etc/resolv.conf"):
+        # Like the kubelet's resolv.conf for the Pod: bind-mounted in a private mount namespace
+        # for this command only. The paths and the command are arguments, never shell text.
+        script = 'mount --bind "$1" /etc/resolv.conf && net="$2" && shift 2 && exec nsenter --net="$net" -- "$@"'
+        os.execvp("unshare", ["unshare", "--mount", "--propagation", "private", "--", "sh", "-c", script, "sh",
+                              resolv, path, *argv])
     os.execvp("nsenter", ["nsenter", f"--net={path}", "--", *argv])
     return EXIT_FAILED  # not reached
 
@@ -651,6 +686,10 @@ def main(argv: list[str] | None = None) -> int:
     ours.addHandler(handler)
     ours.setLevel(logging.INFO if args.verbose else logging.WARNING)
     try:
+        from podnet import cli_workloads
+
+        if args.command in cli_workloads.HANDLERS:
+            return cli_workloads.HANDLERS[args.command](args, _lab_name, _progress_printer)
         return HANDLERS[args.command](args)
     except InputError as exc:
         sys.stderr.write(f"{PROG}: {exc}\n")

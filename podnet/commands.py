@@ -16,21 +16,43 @@ from podnet.model import LabState
 KINDS = {
     "nodes": "nodes", "node": "nodes", "no": "nodes",
     "pods": "pods", "pod": "pods", "po": "pods",
+    "services": "services", "service": "services", "svc": "services",
+    "endpoints": "endpoints", "endpoint": "endpoints", "ep": "endpoints",
+    "deployments": "deployments", "deployment": "deployments", "deploy": "deployments",
 }
+NAMESPACED = ("pods", "services", "endpoints", "deployments")
 OUTPUTS = ("table", "wide", "json")
 
 
 def kind_of(word: str) -> str:
     kind = KINDS.get(word)
     if kind is None:
-        raise InputError("resource type", word, "use nodes or pods")
+        raise InputError("resource type", word, "use nodes, pods, services (svc), endpoints (ep) or deployments (deploy)")
     return kind
 
 
-def get(state: LabState, kind_word: str, output: str = "table", names: list[str] | None = None) -> str:
+def _namespaced(state: LabState, kind: str, namespace: str | None) -> dict:
+    """Objects of ``kind`` by name, in ``namespace`` (None: all namespaces)."""
+    if kind == "pods":
+        source = list(state.pods.values())
+    elif kind == "deployments":
+        source = list(state.deployments.values())
+    else:
+        source = list(state.services.values())
+    return {o.name if namespace else f"{o.namespace}/{o.name}": o for o in source
+            if namespace is None or o.namespace == namespace}
+
+
+def get(state: LabState, kind_word: str, output: str = "table", names: list[str] | None = None,
+        namespace: str | None = "default") -> str:
+    """``namespace`` None lists every namespace (kubectl's -A)."""
     kind = kind_of(kind_word)
     if output not in OUTPUTS:
         raise InputError("output", output, "use wide or json")
+    if kind in ("services", "endpoints", "deployments"):
+        return _get_service_kinds(state, kind, output, names or [], namespace)
+    if kind == "pods" and (namespace != "default" or any(p.namespace != "default" for p in state.pods.values())):
+        return _get_pods(state, output, names or [], namespace)
     objects = state.nodes if kind == "nodes" else state.pods
     for name in names or []:
         if name not in objects:
@@ -46,6 +68,41 @@ def get(state: LabState, kind_word: str, output: str = "table", names: list[str]
     return views.pods_table(subset, wide=output == "wide")
 
 
+def _get_pods(state: LabState, output: str, names: list[str], namespace: str | None) -> str:
+    objects = _namespaced(state, "pods", namespace)
+    for name in names:
+        if name not in objects:
+            raise InputError("pod", name, f'pods "{name}" not found in namespace {namespace or "any"}')
+    selected = [objects[n] for n in names] if names else list(objects.values())
+    if output == "json":
+        items = [views.pod_json(state, p) for p in selected]
+        return json.dumps(items[0] if len(names) == 1 else views.as_list(items), indent=2)
+    import copy
+    view = copy.copy(state)
+    view.pods = {p.name: p for p in selected}
+    return views.pods_table(view, wide=output == "wide", all_namespaces=namespace is None)
+
+
+def _get_service_kinds(state: LabState, kind: str, output: str, names: list[str], namespace: str | None) -> str:
+    from podnet import service_views as sv
+
+    objects = _namespaced(state, "deployments" if kind == "deployments" else "services", namespace)
+    for name in names:
+        if name not in objects:
+            raise InputError(kind[:-1], name, f'{kind} "{name}" not found in namespace {namespace or "any"}')
+    selected = [objects[n] for n in names] if names else sorted(objects.values(), key=lambda o: (o.namespace, o.name))
+    every = namespace is None
+    if output == "json":
+        to_json = {"services": sv.service_json, "endpoints": sv.endpoints_json, "deployments": sv.deployment_json}[kind]
+        items = [to_json(state, o) for o in selected]
+        return json.dumps(items[0] if len(names) == 1 else views.as_list(items), indent=2)
+    if kind == "services":
+        return sv.services_table(state, selected, output == "wide", every)
+    if kind == "endpoints":
+        return sv.endpoints_table(state, selected, every)
+    return sv.deployments_table(state, selected, output == "wide", every)
+
+
 def _subset(state: LabState, kind: str, names: list[str]) -> LabState:
     import copy
     view = copy.copy(state)
@@ -56,8 +113,17 @@ def _subset(state: LabState, kind: str, names: list[str]) -> LabState:
     return view
 
 
-def describe(state: LabState, kind_word: str, name: str) -> str:
+def describe(state: LabState, kind_word: str, name: str, namespace: str = "default") -> str:
     kind = kind_of(kind_word)
+    if kind in ("services", "deployments", "endpoints"):
+        from podnet import service_views as sv
+
+        objects = _namespaced(state, "deployments" if kind == "deployments" else "services", namespace)
+        if name not in objects:
+            raise InputError(kind[:-1], name, f'{kind} "{name}" not found in namespace {namespace}')
+        if kind == "deployments":
+            return sv.describe_deployment(state, objects[name])
+        return sv.describe_service(state, objects[name])
     objects = state.nodes if kind == "nodes" else state.pods
     if name not in objects:
         raise InputError(kind[:-1], name, f"not found: {kind} are " + ", ".join(objects))
@@ -66,9 +132,14 @@ def describe(state: LabState, kind_word: str, name: str) -> str:
     return views.describe_pod(state, state.pods[name])
 
 
-def describe_json(state: LabState, kind_word: str, name: str) -> str:
+def describe_json(state: LabState, kind_word: str, name: str, namespace: str = "default") -> str:
     """The object as ``get -o json`` has it, plus its events (what describe adds)."""
     kind = kind_of(kind_word)
+    if kind in ("services", "deployments", "endpoints"):
+        data = json.loads(get(state, kind, "json", [name], namespace))
+        objects = _namespaced(state, "deployments" if kind == "deployments" else "services", namespace)
+        data["events"] = [vars(e) for e in objects[name].events]
+        return json.dumps(data, indent=2)
     objects = state.nodes if kind == "nodes" else state.pods
     if name not in objects:
         raise InputError(kind[:-1], name, f"not found: {kind} are " + ", ".join(objects))

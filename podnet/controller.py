@@ -1,8 +1,10 @@
-"""Orchestration: spec -> plan -> emulation -> CNI configs -> routes -> Pods, and back.
+"""Orchestration: spec -> plan -> emulation -> CNI configs -> routes -> Pods -> Services, and back.
 
 Mirrors the control loops that make a cluster's network: kube-controller-manager's node
 IPAM (via :mod:`podnet.plan`), the CNI DaemonSet that writes each node's conflist, the route
-controller of a host-gw CNI (flannel's), and the kubelets that create Pod sandboxes.
+controller of a host-gw CNI (flannel's), the kubelets that create Pod sandboxes and start
+their containers, the Deployment controller (via :mod:`podnet.workloads.apply`), kube-proxy
+and ip-masq-agent on every node, and CoreDNS's view of the Services.
 Deviations: everything runs once per command instead of as watches; the state is a file.
 Teardown deletes by identity: the namespaces listed in the state file (recorded *before*
 they are made) and the processes found inside them, never anything found by name.
@@ -20,7 +22,7 @@ from dataclasses import dataclass, field
 from ipaddress import IPv4Interface, IPv4Network
 from typing import Callable
 
-from podnet import dockerbridge, netlink, netns, plan, reconcile, state as state_store, underlay
+from podnet import dockerbridge, external, netlink, netns, plan, reconcile, state as state_store, underlay
 from podnet.cni.builtin import BuiltinBridge
 from podnet.cni.config import INSTALLABLE
 from podnet.cni.config import BRIDGE_NAME, BUILTIN_TYPE, CONFLIST_NAME, VPC_TYPE, render_conflist, render_vpc_conflist
@@ -29,8 +31,12 @@ from podnet.cni.runtime import CniRuntime
 from podnet.errors import InputError, KernelError, LabConflict
 from podnet.kubelet import Kubelet, refresh_node_readiness
 from podnet.model import RUNNING, LabState, add_event
-from podnet.naming import UNDERLAY_NAME, netns_name
+from podnet.naming import INTERNET_NAME, UNDERLAY_NAME, netns_name
 from podnet.routing import hostgw, neighbours, vxlan
+from podnet.services import masq, proxier
+from podnet.services.kube_proxy import SyncResult, sync_node
+from podnet.workloads import addons, apply as workload_apply, containers
+from podnet.workloads.manifests import WorkloadObject, parse_documents
 from podnet.spec import FIRST_NODE_HOST, ROUTING_CHOICES, ClusterSpec
 
 log = logging.getLogger(__name__)
@@ -110,6 +116,8 @@ class Lab:
         self.sync_routes()
         self.kubelet.sync(lambda d, t: progress("pods", d, t))
         self.settle()
+        self.start_containers()
+        self.sync_services()
         self.save()
 
     def _sync_vtep(self, node, ns: str, sock) -> None:
@@ -250,6 +258,138 @@ class Lab:
         return diffs, problems
 
 
+    # -- workloads: apply, delete, containers (the API server, controllers and kubelet) ------------
+
+    def apply(self, objects: list[WorkloadObject], progress: Progress = _quiet) -> workload_apply.ApplyResult:
+        """``kubectl apply``: everything is validated first; then the kernel follows."""
+        new, result = workload_apply.apply_objects(self.state, objects)
+        self._converge(new, result, progress)
+        return result
+
+    def delete(self, kind: str, names: list[str], namespace: str, progress: Progress = _quiet) -> workload_apply.ApplyResult:
+        new, result = workload_apply.delete_objects(self.state, kind, names, namespace)
+        self._converge(new, result, progress)
+        return result
+
+    def delete_listed(self, objects: list[WorkloadObject], progress: Progress = _quiet) -> workload_apply.ApplyResult:
+        new, result = workload_apply.delete_listed(self.state, objects)
+        self._converge(new, result, progress)
+        return result
+
+    def _converge(self, new: LabState, result: workload_apply.ApplyResult, progress: Progress) -> None:
+        for pod in result.removed_pods:
+            self.remove_pod(pod)
+        self.state.pods, self.state.deployments, self.state.services = new.pods, new.deployments, new.services
+        lab = self.state.name
+        for name in result.created_pods:
+            ns = netns_name(lab, name)
+            if ns not in self.state.namespaces:
+                self.state.namespaces.append(ns)
+        self.save()  # the new namespaces are on record before they exist
+        self.kubelet.sync(lambda d, t: progress("pods", d, t))
+        self.start_containers()
+        if self.state.static_arp:
+            self.sync_neighbours(only_add=True)
+        self.sync_services()
+        self.save()
+
+    def remove_pod(self, pod) -> None:
+        """The kubelet's side of a Pod deletion: stop the container, CNI DEL (which gives the
+        address back to IPAM), remove the sandbox namespace."""
+        from podnet.cni.runtime import Sandbox, load_conflist
+
+        containers.stop(pod.server_pid, pod.server_start)
+        lab = self.state.name
+        ns = netns_name(lab, pod.name)
+        node = self.state.nodes.get(pod.node) if pod.node else None
+        if node is not None and pod.sandbox_id and netns.exists(ns):
+            conflist = load_conflist(node.cni_config)
+            if conflist is not None:
+                sandbox = Sandbox(pod.sandbox_id, pod.name, netns_name(lab, node.name), ns)
+                for problem in self.runtime.delete(conflist, sandbox):
+                    log.warning("CNI DEL of %s: %s", pod.name, problem)
+        self.sockets.forget(ns)
+        netns.delete(ns)
+        if ns in self.state.namespaces:
+            self.state.namespaces.remove(ns)
+
+    def container_args(self, pod) -> list[str] | None:
+        """What the Pod's container serves, as arguments of :mod:`podnet.workloads.server`."""
+        args = ["--pod", pod.name, "--namespace", pod.namespace, "--node", pod.node or "", "--ip", pod.ip or ""]
+        if pod.role == "dns":
+            args += ["--dns", "--zone", self.dns_zone_path]
+            if self.state.external:
+                args += ["--upstream", external.DNS_GOOGLE]
+            return args
+        if not pod.ports:
+            return None
+        for port in pod.ports:
+            args += ["--echo", f"{port['containerPort']}/{port.get('protocol', 'TCP')}"]
+        return args
+
+    def start_containers(self) -> list[str]:
+        """Start the container of every Running Pod that should serve and does not."""
+        started = []
+        self.write_dns()
+        for pod in self.state.pods.values():
+            if pod.phase != RUNNING or containers.alive(pod.server_pid, pod.server_start):
+                continue
+            args = self.container_args(pod)
+            if args is None:
+                continue
+            started.append((pod, containers.start(self.paths.root, netns_name(self.state.name, pod.name), pod.name, args)))
+        try:
+            containers.wait_ready([s for _p, s in started])
+        finally:
+            for pod, item in started:
+                pod.server_pid, pod.server_start = item.pid, item.start
+        for pod, _item in started:
+            add_event(pod.events, "Normal", "Started", "Started container app (podnet echo server on "
+                      + ", ".join(f"{p['containerPort']}/{p.get('protocol', 'TCP')}" for p in pod.ports) + ")", "kubelet")
+        return [pod.name for pod, _ in started]
+
+    def start_internet(self) -> None:
+        ns = netns_name(self.state.name, INTERNET_NAME)
+        containers.wait_ready([containers.start(self.paths.root, ns, INTERNET_NAME, external.server_args())])
+
+    # -- Services: kube-proxy and ip-masq-agent on every node, CoreDNS's records ----------------
+
+    @property
+    def dns_zone_path(self) -> str:
+        return os.path.join(self.paths.root, "dns", "zone.json")
+
+    def resolv_conf_path(self, namespace: str) -> str:
+        return os.path.join(self.paths.root, "dns", f"resolv.{namespace}.conf")
+
+    def write_dns(self) -> None:
+        """CoreDNS's records and each namespace's resolv.conf, replaced atomically."""
+        if self.state.spec.model == "docker":
+            return
+        directory = os.path.join(self.paths.root, "dns")
+        os.makedirs(directory, mode=0o755, exist_ok=True)
+        files = {self.dns_zone_path: json.dumps(addons.zone(self.state), indent=1)}
+        for namespace in {p.namespace for p in self.state.pods.values()} | {"default"}:
+            files[self.resolv_conf_path(namespace)] = addons.resolv_conf(self.state, namespace)
+        for path, text in files.items():
+            tmp = path + ".tmp"
+            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW, 0o644)
+            with os.fdopen(fd, "w", encoding="utf-8") as handle:
+                handle.write(text)
+            os.replace(tmp, path)
+
+    def sync_services(self) -> list[SyncResult]:
+        """kube-proxy's and ip-masq-agent's rules on every node, then CoreDNS's records."""
+        if self.state.spec.model == "docker":
+            return []
+        rules = proxier.render(self.state)
+        masq_rules = masq.rules(self.state.spec.cluster_cidr) if self.state.spec.ip_masq_agent else None
+        results = []
+        for node in self.state.nodes.values():
+            results.append(sync_node(node.name, netns_name(self.state.name, node.name), rules, masq_rules))
+        self.write_dns()
+        return results
+
+
 def up(spec: ClusterSpec, progress: Progress = _quiet, detached: bool = False) -> Lab:
     """Bring a lab up and return it open, or tear down whatever it made and re-raise.
 
@@ -272,6 +412,8 @@ def up(spec: ClusterSpec, progress: Progress = _quiet, detached: bool = False) -
     try:
         lab = Lab(lab_state, paths)
         underlay.build(lab_state, lab.worker, lab.sockets, lambda d, t: progress("nodes", d, t))
+        external.build(lab_state, lab.worker, lab.sockets)
+        lab.start_internet()
         if spec.model == "docker":
             dockerbridge.build(lab, lambda d, t: progress("containers", d, t))
             lab.settle()
@@ -287,6 +429,12 @@ def up(spec: ClusterSpec, progress: Progress = _quiet, detached: bool = False) -
         lab.kubelet.sync(lambda d, t: progress("pods", d, t))
         lab_state.static_arp = spec.static_arp == "on"
         lab.settle()
+        objects = addons.dns_objects(lab_state) if spec.cluster_dns else []
+        objects += parse_documents(list(spec.workloads), "workloads") if spec.workloads else []
+        if objects:
+            lab.apply(objects, progress)
+        else:
+            lab.sync_services()
         lab_state.status = "running"
         lab.save()
     except BaseException:

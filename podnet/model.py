@@ -4,7 +4,13 @@ Mirrors the status parts of the Kubernetes API objects a student inspects: Node
 (``spec.podCIDR``, ``status.addresses`` INTERNAL-IP, the Ready and NetworkUnavailable
 conditions, taints) and Pod (``status.phase`` plus the ContainerCreating waiting reason,
 ``status.podIP``, ``spec.nodeName``), with events as ``kubectl describe`` lists them.
-Deviation: one Pod has one container, and state lives in a JSON file, not in etcd.
+Also Deployment (``spec.replicas``, the selector and the Pod template's labels and ports)
+and Service (``spec.clusterIP``, ``type``, ``ports`` with ``nodePort``, ``selector``,
+``sessionAffinity``); Endpoints are derived from them, as the endpoints controller does.
+Deviations: one Pod has one container; a Deployment owns its Pods directly (no ReplicaSet
+object, though Pod names carry a template hash as if there were one); Pod names are unique
+across Kubernetes namespaces in one lab (each Pod's network namespace is named after it);
+state lives in a JSON file, not in etcd.
 """
 
 from __future__ import annotations
@@ -87,6 +93,14 @@ class PodState:
     message: str = ""
     restarts: int = 0
     published: list[str] = field(default_factory=list)  # Docker model: "HOSTPORT:PORT/tcp"
+    namespace: str = "default"  # the Kubernetes namespace (metadata.namespace)
+    labels: dict[str, str] = field(default_factory=dict)
+    # containers[0].ports as {"name", "containerPort", "protocol"}: each gets an echo server
+    ports: list[dict] = field(default_factory=list)
+    owner: str | None = None  # "<namespace>/<deployment>" for a Deployment's Pod
+    role: str = "echo"  # what the Pod's container serves: echo, or dns for the cluster DNS
+    server_pid: int | None = None  # the container's process, ended by PID on delete
+    server_start: str | None = None  # /proc/PID/stat start time, guards against PID reuse
     created: float = field(default_factory=time.time)
     started: float | None = None
     events: list[Event] = field(default_factory=list)
@@ -102,6 +116,55 @@ class PodState:
 
 
 @dataclass
+class DeploymentState:
+    """A Deployment: keeps ``replicas`` Pods from its template alive (new names, new IPs)."""
+
+    name: str
+    namespace: str
+    replicas: int
+    selector: dict[str, str]
+    template_labels: dict[str, str]
+    ports: list[dict] = field(default_factory=list)
+    node_name: str | None = None  # spec.template.spec.nodeName
+    template_hash: str = ""
+    created: float = field(default_factory=time.time)
+    events: list[Event] = field(default_factory=list)
+
+    @property
+    def key(self) -> str:
+        return f"{self.namespace}/{self.name}"
+
+
+@dataclass
+class ServicePortState:
+    name: str  # may be "" for a single unnamed port
+    protocol: str  # TCP or UDP
+    port: int
+    target_port: int | str  # a number, or the name of a container port
+    node_port: int | None = None
+
+
+@dataclass
+class ServiceState:
+    """A Service of type ClusterIP or NodePort and the virtual IP kube-proxy programs."""
+
+    name: str
+    namespace: str
+    type: str  # ClusterIP or NodePort
+    cluster_ip: str
+    selector: dict[str, str]
+    ports: list[ServicePortState]
+    session_affinity: str = "None"  # or ClientIP
+    affinity_timeout: int = 10800  # sessionAffinityConfig.clientIP.timeoutSeconds
+    created: float = field(default_factory=time.time)
+    events: list[Event] = field(default_factory=list)
+
+    @property
+    def key(self) -> str:
+        return f"{self.namespace}/{self.name}"
+
+
+@dataclass
 class LabState:
     spec: ClusterSpec
     status: str = "starting"  # starting, running, stopping
@@ -113,6 +176,9 @@ class LabState:
     namespaces: list[str] = field(default_factory=list)  # every netns the lab may have made
     nodes: dict[str, NodeState] = field(default_factory=dict)
     pods: dict[str, PodState] = field(default_factory=dict)
+    deployments: dict[str, DeploymentState] = field(default_factory=dict)  # by "<namespace>/<name>"
+    services: dict[str, ServiceState] = field(default_factory=dict)  # by "<namespace>/<name>"
+    external: bool = False  # the emulated Internet host and external client were built
 
     @property
     def name(self) -> str:
@@ -130,6 +196,9 @@ class LabState:
             "namespaces": list(self.namespaces),
             "nodes": [asdict(n) for n in self.nodes.values()],
             "pods": [asdict(p) for p in self.pods.values()],
+            "deployments": [asdict(d) for d in self.deployments.values()],
+            "services": [asdict(s) for s in self.services.values()],
+            "external": self.external,
         }
 
     @classmethod
@@ -144,6 +213,17 @@ class LabState:
             raw = dict(raw)
             raw["events"] = [Event(**e) for e in raw.get("events", [])]
             pods[raw["name"]] = PodState(**raw)
+        deployments = {}
+        for raw in data.get("deployments", []):
+            raw = dict(raw)
+            raw["events"] = [Event(**e) for e in raw.get("events", [])]
+            deployments[f"{raw['namespace']}/{raw['name']}"] = DeploymentState(**raw)
+        services = {}
+        for raw in data.get("services", []):
+            raw = dict(raw)
+            raw["events"] = [Event(**e) for e in raw.get("events", [])]
+            raw["ports"] = [ServicePortState(**p) for p in raw.get("ports", [])]
+            services[f"{raw['namespace']}/{raw['name']}"] = ServiceState(**raw)
         return cls(
             spec=ClusterSpec.from_json(data["spec"]),
             status=data["status"],
@@ -155,4 +235,7 @@ class LabState:
             namespaces=list(data.get("namespaces", [])),
             nodes=nodes,
             pods=pods,
+            deployments=deployments,
+            services=services,
+            external=data.get("external", False),
         )

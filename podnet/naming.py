@@ -22,7 +22,9 @@ IFNAME_MAX = 15
 # The underlay switch owns this name inside every lab; nodes and Pods may not take it.
 UNDERLAY_NAME = "underlay"
 ROUTER_NAME = "router"  # the router between underlay segments (routed underlay)
-RESERVED_NAMES = frozenset({UNDERLAY_NAME, ROUTER_NAME})
+INTERNET_NAME = "internet"  # the emulated Internet: 8.8.8.8 and the nodes' uplink
+EXTERNAL_NAME = "external"  # an emulated client outside the cluster
+RESERVED_NAMES = frozenset({UNDERLAY_NAME, ROUTER_NAME, INTERNET_NAME, EXTERNAL_NAME})
 
 
 def check_dns1123_label(field: str, value: object, max_len: int = DNS1123_LABEL_MAX) -> str:

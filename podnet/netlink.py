@@ -163,6 +163,16 @@ def add_default_route(ipr: IPRoute, ns: str, gateway: IPv4Address, index: int) -
             raise _fail(f"add default route via {gateway}", ns, exc) from None
 
 
+def add_route(ipr: IPRoute, ns: str, dst, gateway: IPv4Address, index: int) -> None:
+    """A static route ``dst`` via ``gateway`` (left like ``ip route add``, not owned by podnet's
+    route controller)."""
+    try:
+        ipr.route("add", dst=str(dst), gateway=str(gateway), oif=index, proto=RTPROT_BOOT)
+    except NetlinkError as exc:
+        if exc.code != 17:
+            raise _fail(f"add route {dst} via {gateway}", ns, exc) from None
+
+
 def delete_link(ipr: IPRoute, ns: str, ifname: str) -> bool:
     """Delete ``ifname``; False if it was already gone."""
     index = lookup(ipr, ifname)

@@ -14,7 +14,7 @@ from podnet.ipam.range_allocator import CIDR_NOT_AVAILABLE, CidrNotAvailable, Ra
 from podnet.model import LabState, NodeState, PodState, add_event
 from ipaddress import IPv4Address, IPv4Network
 
-from podnet.naming import ROUTER_NAME, UNDERLAY_NAME, netns_name
+from podnet.naming import EXTERNAL_NAME, INTERNET_NAME, ROUTER_NAME, UNDERLAY_NAME, netns_name
 from podnet.spec import FIRST_NODE_HOST, ClusterSpec
 
 
@@ -50,6 +50,7 @@ def lab_namespaces(spec: ClusterSpec) -> list[str]:
     names = [netns_name(spec.name, UNDERLAY_NAME)]
     if spec.underlay == "routed":
         names.append(netns_name(spec.name, ROUTER_NAME))
+    names += [netns_name(spec.name, INTERNET_NAME), netns_name(spec.name, EXTERNAL_NAME)]
     names += [netns_name(spec.name, n.name) for n in spec.nodes]
     names += [netns_name(spec.name, p.name) for p in spec.pods]
     return names

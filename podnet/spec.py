@@ -70,6 +70,9 @@ class ClusterSpec:
     underlay: str = "l2"  # or "routed": two L2 segments joined by a router
     nodes: tuple[NodeSpec, ...] = ()
     pods: tuple[PodSpec, ...] = ()
+    cluster_dns: bool = True  # CoreDNS behind kube-dns at the Service CIDR's 10th address
+    ip_masq_agent: bool = True  # masquerade Pod egress except to the non-masquerade CIDRs
+    workloads: tuple = ()  # Kubernetes manifests (as parsed YAML) applied once the lab is up
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -86,6 +89,9 @@ class ClusterSpec:
             "underlay": self.underlay,
             "nodes": [{"name": n.name, "role": n.role} for n in self.nodes],
             "pods": [{"name": p.name, "nodeName": p.node} for p in self.pods],
+            "clusterDNS": self.cluster_dns,
+            "ipMasqAgent": self.ip_masq_agent,
+            "workloads": list(self.workloads),
         }
 
     @classmethod
@@ -104,6 +110,9 @@ class ClusterSpec:
             underlay=data.get("underlay", "l2"),
             nodes=[(n["name"], n["role"]) for n in data["nodes"]],
             pods=[(p["name"], p.get("nodeName")) for p in data["pods"]],
+            cluster_dns=data.get("clusterDNS", True),
+            ip_masq_agent=data.get("ipMasqAgent", True),
+            workloads=data.get("workloads", []),
         )
 
 
@@ -135,6 +144,9 @@ def build_spec(
     underlay: object = "l2",
     nodes: list[tuple[object, object]] | None = None,
     pods: list[tuple[object, object]] | None = None,
+    cluster_dns: object = True,
+    ip_masq_agent: object = True,
+    workloads: object = (),
 ) -> ClusterSpec:
     """Validate every field and return a frozen spec; raise InputError on the first problem."""
     lab = check_lab_name(name)
@@ -196,11 +208,28 @@ def build_spec(
     if len(pod_specs) > MAX_PODS_TOTAL:
         raise InputError("pods", len(pod_specs), f"must be at most {MAX_PODS_TOTAL} in one lab")
 
+    for flag, value in (("clusterDNS", cluster_dns), ("ipMasqAgent", ip_masq_agent)):
+        if not isinstance(value, bool):
+            raise InputError(flag, value, "must be true or false")
+    if not isinstance(workloads, (list, tuple)):
+        raise InputError("workloads", workloads, "must be a list of Kubernetes manifests")
+    if workloads:
+        from podnet.workloads.manifests import parse_documents
+
+        parsed = parse_documents(list(workloads), "workloads")
+        pod_names = {p.name for p in pod_specs} | {n.name for n in node_specs}
+        for obj in parsed:
+            if obj.kind == "Pod" and obj.name in pod_names:
+                raise InputError("workloads Pod", obj.name, "is already used by a node or Pod of the topology")
+            node = getattr(obj, "node_name", None)
+            if node is not None and node not in {n.name for n in node_specs}:
+                raise InputError(f"spec.nodeName of {obj.kind} {obj.name}", node, "must name a node of the cluster")
     return ClusterSpec(
         name=lab, cluster_cidr=cluster, node_cidr_mask_size=mask, service_cidr=service,
         underlay_cidr=underlay, cni=cni, routing=routing, max_pods=max_pods_n,  # type: ignore[arg-type]
         static_arp=static_arp, model=model, underlay=underlay_mode,  # type: ignore[arg-type]
         nodes=tuple(node_specs), pods=tuple(pod_specs),
+        cluster_dns=cluster_dns, ip_masq_agent=ip_masq_agent, workloads=tuple(workloads),  # type: ignore[arg-type]
     )
 
 
@@ -216,9 +245,10 @@ def _check_object_name(field_name: str, value: object, seen: dict[str, str], kin
 
 # --- topology files ---------------------------------------------------------------------------
 
-TOPOLOGY_KEYS = {"name", "networking", "nodes", "podsPerNode", "pods", "description", "kind", "apiVersion"}
+TOPOLOGY_KEYS = {"name", "networking", "nodes", "podsPerNode", "pods", "description", "kind", "apiVersion",
+                 "workloads"}
 NETWORKING_KEYS = {"clusterCIDR", "nodeCIDRMaskSize", "serviceCIDR", "underlayCIDR", "cni", "routing", "maxPods",
-                   "staticArp", "underlay"}
+                   "staticArp", "underlay", "clusterDNS", "ipMasqAgent"}
 KIND_NETWORKING_KEYS = {
     "podSubnet", "serviceSubnet", "disableDefaultCNI", "ipFamily", "apiServerAddress",
     "apiServerPort", "kubeProxyMode", "dnsSearch",
@@ -261,6 +291,7 @@ def _from_podnet_topology(path: str, data: dict[str, Any]) -> dict[str, Any]:
         "clusterCIDR": "cluster_cidr", "nodeCIDRMaskSize": "node_cidr_mask_size",
         "serviceCIDR": "service_cidr", "underlayCIDR": "underlay_cidr", "cni": "cni",
         "routing": "routing", "maxPods": "max_pods", "staticArp": "static_arp", "underlay": "underlay",
+        "clusterDNS": "cluster_dns", "ipMasqAgent": "ip_masq_agent",
     }
     for key, arg in mapping.items():
         if key in networking:
@@ -283,7 +314,32 @@ def _from_podnet_topology(path: str, data: dict[str, Any]) -> dict[str, Any]:
         if not isinstance(pods, list):
             raise InputError("pods", pods, "must be a list of {name, nodeName}")
         args["pods"] = [_pod_entry(i, entry) for i, entry in enumerate(pods)]
+    if "workloads" in data:
+        args["workloads"] = _workloads(path, data["workloads"])
     return args
+
+
+def _workloads(path: str, entries: object) -> list[object]:
+    """``workloads:`` holds manifests inline, or ``{file: other.yaml}`` relative to the topology."""
+    if not isinstance(entries, list):
+        raise InputError("workloads", entries, "must be a list of manifests or {file: PATH} entries")
+    documents: list[object] = []
+    for index, entry in enumerate(entries):
+        if isinstance(entry, dict) and set(entry) == {"file"}:
+            target = entry["file"]
+            if not isinstance(target, str) or not target:
+                raise InputError(f"workloads[{index}].file", target, "must be a path")
+            full = target if os.path.isabs(target) else os.path.join(os.path.dirname(os.path.abspath(path)), target)
+            try:
+                with open(full, encoding="utf-8") as handle:
+                    documents += [d for d in yaml.safe_load_all(handle) if d is not None]
+            except FileNotFoundError:
+                raise InputError(f"workloads[{index}].file", target, "no such file") from None
+            except yaml.YAMLError:
+                raise InputError(f"workloads[{index}].file", target, "is not valid YAML") from None
+        else:
+            documents.append(entry)
+    return documents
 
 
 def _entry(list_name: str, index: int, entry: object, second: str) -> tuple[object, object]:

@@ -77,13 +77,14 @@ def pod_status_text(pod: PodState) -> str:
     return pod.phase
 
 
-def pods_table(state: LabState, wide: bool = False) -> str:
-    headers = ["NAME", "READY", "STATUS", "RESTARTS", "AGE"]
+def pods_table(state: LabState, wide: bool = False, all_namespaces: bool = False) -> str:
+    headers = (["NAMESPACE"] if all_namespaces else []) + ["NAME", "READY", "STATUS", "RESTARTS", "AGE"]
     if wide:
         headers += ["IP", "NODE", "NETNS"]
     rows = []
     for pod in state.pods.values():
-        row: list[object] = [pod.name, pod.ready_text, pod_status_text(pod), pod.restarts, age(pod.created)]
+        row: list[object] = ([pod.namespace] if all_namespaces else []) + [
+            pod.name, pod.ready_text, pod_status_text(pod), pod.restarts, age(pod.created)]
         if wide:
             ns = netns_name(state.name, pod.name) if pod.phase == RUNNING else None
             row += [pod.ip, pod.node, ns]
@@ -130,8 +131,11 @@ def pod_json(state: LabState, pod: PodState) -> dict[str, Any]:
         container_state = {"waiting": {"reason": "Pending", "message": pod.message}}
     return {
         "apiVersion": "v1", "kind": "Pod",
-        "metadata": {"name": pod.name, "namespace": "default", "creationTimestamp": _iso(pod.created)},
-        "spec": {"nodeName": pod.node},
+        "metadata": dict({"name": pod.name, "namespace": pod.namespace, "creationTimestamp": _iso(pod.created),
+                          "labels": dict(pod.labels)},
+                         **({"ownerReferences": [{"kind": "Deployment", "name": pod.owner.split("/", 1)[1]}]}
+                            if pod.owner else {})),
+        "spec": {"nodeName": pod.node, "containers": [{"name": "app", "ports": list(pod.ports)}]},
         "status": {
             "phase": pod.api_phase,
             "podIP": pod.ip, "podIPs": [{"ip": pod.ip}] if pod.ip else [],
@@ -197,7 +201,9 @@ def describe_pod(state: LabState, pod: PodState) -> str:
     node = state.nodes.get(pod.node) if pod.node else None
     lines = [
         f"Name:         {pod.name}",
-        "Namespace:    default",
+        f"Namespace:    {pod.namespace}",
+        "Labels:       " + (", ".join(f"{k}={v}" for k, v in sorted(pod.labels.items())) or "<none>"),
+        f"Controlled By: Deployment/{pod.owner.split('/', 1)[1]}" if pod.owner else "Controlled By: <none>",
         f"Node:         {pod.node + '/' + node.internal_ip if node else '<none>'}",
         f"Start Time:   {_iso(pod.started) if pod.started else '<none>'}",
         f"Status:       {pod.api_phase}",
@@ -214,6 +220,8 @@ def describe_pod(state: LabState, pod: PodState) -> str:
     lines += [
         f"    Ready:          {'True' if pod.phase == RUNNING else 'False'}",
         f"    Restart Count:  {pod.restarts}",
+        "    Ports:          " + (", ".join(f"{p['containerPort']}/{p.get('protocol', 'TCP')}" for p in pod.ports) or "<none>")
+        + (f"  (podnet echo server, PID {pod.server_pid})" if pod.server_pid else ""),
         f"Sandbox:      {pod.sandbox_id[:12] if pod.sandbox_id else '<none>'}"
         + (f"  (netns {netns_name(state.name, pod.name)}, host veth {pod.host_veth or '-'})" if pod.sandbox_id else ""),
     ]

@@ -1,0 +1,1 @@
+"""Workloads: Kubernetes manifests, the controllers that turn them into Pods, and Endpoints."""
