@@ -16,7 +16,7 @@ import signal
 import sys
 import time
 
-from podnet import commands, controller, errors, spec as spec_mod, state as state_store
+from podnet import cli_course, commands, controller, errors, spec as spec_mod, state as state_store
 from podnet.errors import EXIT_BAD_INPUT, EXIT_FAILED, EXIT_INTERRUPTED, EXIT_OK, InputError, PodnetError
 from podnet.model import RUNNING
 from podnet.naming import EXTERNAL_NAME, INTERNET_NAME, check_dns1123_label, check_lab_name, netns_name
@@ -170,6 +170,7 @@ def build_parser() -> argparse.ArgumentParser:
     from podnet import cli_workloads
 
     cli_workloads.add_parsers(sub, _add_lab, _add_output)
+    cli_course.add_parsers(sub)
 
     sub.add_parser("bench", help="time up and down of clusters of several sizes (see 'podnet bench --help')",
                    add_help=False)
@@ -667,6 +668,7 @@ HANDLERS = {
     "compare": cmd_compare, "capture": cmd_capture, "routing": cmd_routing,
     "plan": cmd_plan,
 }
+HANDLERS.update(cli_course.HANDLERS)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -7,7 +7,8 @@ TCP 53 like the e2e "Internet connection for containers" check) and 93.184.215.1
 network (``<lab>-external``, 203.0.113.10 in TEST-NET-3) that reaches Services through
 NodeIP:NodePort. The nodes' default route points at the uplink (on a routed underlay the
 router's default route does). Nothing here has a route to the Pod CIDR: a Pod's own address
-is not routable outside the cluster, which is why egress must be masqueraded.
+is not routable outside the cluster, which is why egress must be masqueraded. A routed
+underlay's router sends the private ranges nowhere (unreachable routes), as an edge would.
 Deviation: these addresses exist only inside the lab's namespaces; no packet ever reaches
 the machine's real interfaces, and there is no Mininet NAT node.
 """
@@ -29,6 +30,7 @@ CLIENT_GATEWAY = CLIENT_NET.network_address + 1
 CLIENT_IP = CLIENT_NET.network_address + 10
 INTERNET_PORT = "ul-internet"  # the underlay switch port facing the uplink
 HTTP_PORT = 80
+PRIVATE_RANGES = ("10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16")
 
 
 def uplink_ip(state: LabState) -> IPv4Address:
@@ -82,6 +84,9 @@ def build(state: LabState, worker, sockets) -> None:
         router_ns = netns_name(lab, ROUTER_NAME)
         router = sockets(router_ns)
         netlink.add_default_route(router, router_ns, uplink_ip(state), netlink.index_of(router, router_ns, "eth0"))
+        # private ranges never go to the Internet: a Pod CIDR the router does not know ends here
+        for cidr in PRIVATE_RANGES:
+            netlink.add_unreachable(router, router_ns, cidr)
         for i, other in enumerate(plan.segments(spec)[1:], start=1):
             netlink.add_route(inet, inet_ns, other, plan.router_ip(spec, 0), index)
     else:

@@ -7,9 +7,9 @@ Services with their ClusterIP and the Pods behind it, and the emulated Internet 
 external client when the lab has them. Four outputs: SVG (our own layout, no library),
 PNG (the SVG through ``rsvg-convert`` or ImageMagick), Mermaid and Graphviz DOT text.
 Deviations: the routes and endpoints drawn are the ones the controller *wants* (computed
-from the state with the same functions it uses), not read back from the kernel; a big lab
-is summarised (the first Pods of a node and "+k more"), except in Mermaid and DOT, which
-list everything. Pure: reads a :class:`~podnet.model.LabState`, touches no kernel;
+from the state with the same functions it and the endpoints controller use), not read back
+from the kernel or from kube-proxy's rules; a big lab is summarised (the first Pods of a
+node and "+k more"), except in Mermaid and DOT, which list everything. Pure: reads a :class:`~podnet.model.LabState`, touches no kernel;
 only :func:`to_png` runs an external program.
 
 Every name in a diagram may come from a user, so every piece of text is escaped for the
@@ -25,11 +25,15 @@ import subprocess
 from dataclasses import dataclass, field
 from ipaddress import IPv4Network
 
+from podnet import plan
 from podnet.errors import KernelError
 from podnet.model import RUNNING, LabState, NodeState, PodState, ServiceState
 from podnet.routing import hostgw, vxlan
+from podnet.workloads.endpoints import selects
 
+# The hosts outside the cluster (see podnet.external): "the Internet" is also the nodes' uplink.
 INTERNET_IP = "8.8.8.8"
+INTERNET_NAMES = {"8.8.8.8": "dns.google", "93.184.215.14": "example.com"}
 EXTERNAL_CLIENT_IP = "203.0.113.10"
 DOCKER_SUBNET = "172.17.0.0/16"  # the same on every host (see podnet.dockerbridge)
 DOCKER_GATEWAY = "172.17.0.1"
@@ -52,15 +56,7 @@ def endpoints(state: LabState, service: ServiceState) -> list[PodState]:
     """The Pods behind a Service, as the endpoints controller picks them: Running, with an IP,
     in the Service's namespace, carrying every label of its selector. A Service without a
     selector gets no endpoints this way (in Kubernetes someone writes them by hand)."""
-    if not service.selector:
-        return []
-    chosen = []
-    for pod in state.pods.values():
-        if pod.phase != RUNNING or not pod.ip or pod.namespace != service.namespace:
-            continue
-        if all(pod.labels.get(key) == value for key, value in service.selector.items()):
-            chosen.append(pod)
-    return chosen
+    return [p for p in state.pods.values() if p.phase == RUNNING and p.ip and selects(service, p)]
 
 
 def node_routes(state: LabState, node: NodeState) -> tuple[list[tuple[str, str]], list[tuple[str, str]]]:
@@ -151,6 +147,12 @@ def service_ports(service: ServiceState) -> str:
     return ", ".join(parts) or "no ports"
 
 
+def service_lines(service: ServiceState) -> list[str]:
+    """Name, type and ClusterIP, ports: how DOT and Mermaid label a Service."""
+    return [f"Service {service.namespace}/{service.name}", f"{service.type} {service.cluster_ip}",
+            service_ports(service)]
+
+
 def title_lines(state: LabState) -> list[str]:
     spec = state.spec
     if spec.model == "docker":
@@ -158,7 +160,8 @@ def title_lines(state: LabState) -> list[str]:
         second = f"containers in {DOCKER_SUBNET} on every host, egress NAT to the host IP, published ports"
     else:
         routing = "VPC-native" if spec.cni == "vpc" else spec.routing
-        first = f"lab {state.name}: {len(state.nodes)} nodes, CNI {spec.cni}, routing {routing}, underlay {spec.underlay}"
+        first = (f"lab {state.name}: {len(state.nodes)} nodes, CNI {spec.cni}, routing {routing}, "
+                 f"underlay {spec.underlay}")
         second = (f"cluster CIDR {spec.cluster_cidr} (/{spec.node_cidr_mask_size} per node), "
                   f"Service CIDR {spec.service_cidr}, underlay {spec.underlay_cidr}")
     return [first, second]
@@ -176,16 +179,33 @@ def caption(state: LabState) -> str:
     return "Any Pod reaches any other Pod directly by its IP, across nodes: no NAT, no port mapping."
 
 
-def segment_networks(state: LabState) -> list[IPv4Network]:
-    from podnet.plan import segments
+def uplink_address(state: LabState) -> str:
+    """Where the emulated Internet meets the underlay: .1 of the first segment (the nodes'
+    gateway), or .2 on a routed underlay, where .1 is the router (as podnet.external does)."""
+    first = segment_networks(state)[0]
+    return str(first.network_address + (2 if state.spec.underlay == "routed" else 1))
 
-    return segments(state.spec)
+
+def outside_hosts(state: LabState) -> list[tuple[str, str, list[str]]]:
+    """(id, title, lines) of the external client and the Internet host, client first: the
+    client reaches the cluster through the Internet host, which is the underlay's uplink."""
+    if not state.external:
+        return []
+    nodeports = [str(p.node_port) for s in state.services.values() for p in s.ports if p.node_port]
+    client_note = f"-> NodeIP:{nodeports[0]} -> a Pod" if nodeports else "outside the cluster"
+    return [
+        ("client", "external client", [EXTERNAL_CLIENT_IP, client_note]),
+        ("internet", "Internet (emulated)", [*(f"{ip} {name}" for ip, name in INTERNET_NAMES.items()),
+                                             f"uplink {uplink_address(state)}, Pods SNATed"]),
+    ]
+
+
+def segment_networks(state: LabState) -> list[IPv4Network]:
+    return plan.segments(state.spec)
 
 
 def router_addresses(state: LabState) -> list[str]:
-    from podnet.plan import router_ip
-
-    return [str(router_ip(state.spec, i)) for i in range(len(segment_networks(state)))]
+    return [str(plan.router_ip(state.spec, i)) for i in range(len(segment_networks(state)))]
 
 
 # -- text escaping ------------------------------------------------------------------------------
@@ -277,19 +297,18 @@ def to_mermaid(state: LabState) -> str:
                 out.append(f"  {ids.node(node.name)} -. tunnel .- vxlan")
     for key, service in state.services.items():
         sid = ids.service(key)
-        out.append(f"  {sid}{{{{{label(f'Service {service.namespace}/{service.name}', f'{service.type} {service.cluster_ip}', service_ports(service))}}}}}")
+        out.append(f"  {sid}{{{{{label(*service_lines(service))}}}}}")
         backends = endpoints(state, service)
         for pod in backends:
             out.append(f"  {sid} -.-> {ids.pod(pod.name)}")
         if not backends:
             out.append(f"  {sid}_none[{label('no endpoints: connections refused')}]")
             out.append(f"  {sid} -.- {sid}_none")
+    for hid, title, lines in outside_hosts(state):
+        out.append(f"  {hid}[{label(title, *lines)}]")
     if state.external:
-        last = ids.segment(len(segments) - 1)
-        out.append(f"  internet[{label('Internet (emulated)', INTERNET_IP)}]")
-        out.append(f"  client[{label('external client', EXTERNAL_CLIENT_IP)}]")
-        out.append(f"  internet --- {last}")
-        out.append(f"  client --- {last}")
+        out.append("  client --- internet")
+        out.append(f"  internet --- {ids.segment(0)}")
     out.append("  classDef pending fill:#eeeeee,stroke:#999999,color:#555555")
     pending = [ids.pod(p.name) for p in state.pods.values() if p.phase != RUNNING]
     if pending:
@@ -382,20 +401,18 @@ def to_dot(state: LabState) -> str:
     for number, (key, service) in enumerate(state.services.items()):
         sid = ids.service(key)
         colour = SERVICE_COLOURS[number % len(SERVICE_COLOURS)]
-        out.append(f'  {sid} [label={label(f"Service {service.namespace}/{service.name}", f"{service.type} {service.cluster_ip}", service_ports(service))}, '
-                   f'shape=hexagon, color="{colour}"];')
+        out.append(f'  {sid} [label={label(*service_lines(service))}, shape=hexagon, color="{colour}"];')
         backends = endpoints(state, service)
         for pod in backends:
             out.append(f'  {sid} -> {ids.pod(pod.name)} [style="dashed", color="{colour}", dir=forward];')
         if not backends:
             out.append(f'  {sid}_none [label="no endpoints: connections refused", shape=plaintext];')
             out.append(f"  {sid} -> {sid}_none [style=\"dotted\"];")
+    for hid, title, lines in outside_hosts(state):
+        out.append(f'  {hid} [label={label(title, *lines)}, shape={"cloud" if hid == "internet" else "box"}];')
     if state.external:
-        last = ids.segment(len(segments) - 1)
-        out.append(f'  internet [label={label("Internet (emulated)", INTERNET_IP)}, shape=cloud];')
-        out.append(f'  client [label={label("external client", EXTERNAL_CLIENT_IP)}, shape=box];')
-        out.append(f"  internet -> {last};")
-        out.append(f"  client -> {last};")
+        out.append("  client -> internet;")
+        out.append(f"  internet -> {ids.segment(0)};")
     out.append("}")
     return "\n".join(out) + "\n"
 
@@ -443,7 +460,8 @@ class _Svg:
     parts: list[str] = field(default_factory=list)
 
     def rect(self, x: float, y: float, w: float, h: float, cls: str, rx: float = 6, extra: str = "") -> None:
-        self.parts.append(f'<rect x="{x:.1f}" y="{y:.1f}" width="{w:.1f}" height="{h:.1f}" rx="{rx}" class="{cls}"{extra}/>')
+        self.parts.append(f'<rect x="{x:.1f}" y="{y:.1f}" width="{w:.1f}" height="{h:.1f}" rx="{rx}" '
+                          f'class="{cls}"{extra}/>')
 
     def text(self, x: float, y: float, content: object, cls: str = "", anchor: str = "start",
              tooltip: object | None = None, extra: str = "") -> None:
@@ -479,12 +497,14 @@ class _NodeBox:
 def _node_box(state: LabState, node: NodeState, pods: list[PodState]) -> _NodeBox:
     shown = pods if len(pods) <= MAX_PODS_SHOWN else pods[: MAX_PODS_SHOWN - 1]
     routes, missing = node_routes(state, node)
-    lines = [f"{dst} via {via}" for dst, via in routes]
-    lines += [f"{cidr}: no route" for cidr, _owner in missing]
-    kept = lines if len(lines) <= MAX_ROUTES_SHOWN else lines[: MAX_ROUTES_SHOWN - 1]
-    box = _NodeBox(node, node_address_lines(state, node), shown, len(pods) - len(shown),
-                   [line for line in kept if not line.endswith(": no route")],
-                   [line for line in kept if line.endswith(": no route")], len(lines) - len(kept))
+    route_text = [f"{dst} via {via}" for dst, via in routes]
+    missing_text = [f"{cidr}: no route" for cidr, _owner in missing]
+    if len(route_text) + len(missing_text) > MAX_ROUTES_SHOWN:
+        room = MAX_ROUTES_SHOWN - 1  # one line says "+k more routes"
+        keep_missing = min(len(missing_text), max(1, room - len(route_text)))  # what is broken stays visible
+        route_text, missing_text = route_text[: room - keep_missing], missing_text[:keep_missing]
+    box = _NodeBox(node, node_address_lines(state, node), shown, len(pods) - len(shown), route_text, missing_text,
+                   len(routes) + len(missing) - len(route_text) - len(missing_text))
     rows = len(box.pods) + (1 if box.hidden else 0)
     route_rows = len(box.routes) + len(box.missing) + (1 if box.routes_hidden else 0)
     box.h = (8 + LINE * (1 + len(box.head)) + 6 + POD_H * max(rows, 1) + 6
@@ -532,8 +552,10 @@ def to_svg(state: LabState) -> str:
             lines.append("no endpoints: connections refused")
         service_boxes.append((key, service, backends, lines, SERVICE_COLOURS[number % len(SERVICE_COLOURS)]))
 
-    left = MARGIN + 14  # room for the trunk lines of multi-row blocks
-    width = max(left + nodes_w + (NODE_GAP + EXTERNAL_W if state.external else 0) + MARGIN, 760)
+    outside = outside_hosts(state)
+    # The hosts outside the cluster stand on the left; 14 more pixels for the trunk lines of multi-row blocks.
+    left = MARGIN + (EXTERNAL_W + NODE_GAP if outside else 0) + 14
+    width = max(left + nodes_w + MARGIN, 760)
     per_row = max(1, int((width - 2 * MARGIN + SERVICE_GAP) // (SERVICE_W + SERVICE_GAP)))
 
     y = MARGIN + 16
@@ -597,6 +619,9 @@ def to_svg(state: LabState) -> str:
 
     overlay = _has_overlay(state)
     bar_y = bottom + (78 if overlay else 44)
+    outside_h = [12 + LINE * (1 + len(lines)) for _hid, _title, lines in outside]
+    if outside:  # the client and the uplink stacked above the first bar, 20 apart
+        bar_y = max(bar_y, top + sum(outside_h) + 20 * len(outside))
     if overlay:
         oy = bottom + 22
         ow = block_spans[-1][1] - left + 20
@@ -609,11 +634,11 @@ def to_svg(state: LabState) -> str:
     # Underlay bars, links from every node's eth0, router, external hosts.
     bar_ends = []
     for b, (x0, x1, rows_of) in enumerate(block_spans):
-        end = x1 + (NODE_GAP + EXTERNAL_W if state.external and b == len(block_spans) - 1 else 0)
-        svg.rect(x0 - 14, bar_y, end - x0 + 14, BAR_H, "bar", 4)
+        start = MARGIN if outside and b == 0 else x0 - 14
+        svg.rect(start, bar_y, x1 - start, BAR_H, "bar", 4)
         what = "underlay (one L2 segment)" if not routed else f"underlay segment {b + 1}"
         svg.text(x0 - 4, bar_y + 18, f"{what} {segments[b]}", "head")
-        bar_ends.append((x0 - 14, end))
+        bar_ends.append((start, x1))
         for r, row in enumerate(rows_of):
             last_row = r == len(rows_of) - 1
             bus_y = bar_y if last_row else row[0].y + row[0].h + ROW_GAP / 2
@@ -636,22 +661,17 @@ def to_svg(state: LabState) -> str:
             svg.text(rx + ROUTER_W / 2, ry + 46, routers[b + 1], "mono", "middle")
             svg.line(bar_ends[b][1], bar_y + BAR_H / 2, rx, bar_y + BAR_H / 2, "link")
             svg.line(rx + ROUTER_W, bar_y + BAR_H / 2, bar_ends[b + 1][0], bar_y + BAR_H / 2, "link")
-    if state.external:
-        ex = block_spans[-1][1] + NODE_GAP
-        hosts = [("Internet (emulated)", INTERNET_IP, "Pods reach it SNATed to node IP"),
-                 ("external client", EXTERNAL_CLIENT_IP,
-                  "NodeIP:NodePort -> a Pod" if any(s.type == "NodePort" for s in state.services.values())
-                  else "outside the cluster")]
-        ey = max(top, bar_y - 40 - 2 * 70)
-        for i, (name, ip, note) in enumerate(hosts):
-            hy = ey + i * 70
-            svg.rect(ex, hy, EXTERNAL_W, 54, "external", 8)
-            svg.text(ex + 10, hy + 17, name, "head")
-            svg.text(ex + 10, hy + 32, ip, "mono")
-            svg.text(ex + 10, hy + 46, note, "small")
-        lx = ex + EXTERNAL_W - 14
-        svg.line(lx, ey + 54, lx, ey + 70, "link")
-        svg.line(lx, ey + 70 + 54, lx, bar_y, "link")
+    if outside:
+        hy = bar_y - sum(outside_h) - 20 * len(outside)
+        lx = MARGIN + EXTERNAL_W / 2
+        for (_hid, title, lines), h in zip(outside, outside_h):
+            svg.rect(MARGIN, hy, EXTERNAL_W, h, "external", 8)
+            svg.text(MARGIN + 10, hy + 17, title, "head")
+            for i, line in enumerate(lines):
+                last = i == len(lines) - 1
+                svg.text(MARGIN + 10, hy + 17 + LINE * (i + 1), line, "small" if last else "mono")
+            svg.line(lx, hy + h, lx, hy + h + 20, "link")
+            hy += h + 20
 
     if draw_lines:
         paths = _Svg()

@@ -173,6 +173,16 @@ def add_route(ipr: IPRoute, ns: str, dst, gateway: IPv4Address, index: int) -> N
             raise _fail(f"add route {dst} via {gateway}", ns, exc) from None
 
 
+def add_unreachable(ipr: IPRoute, ns: str, dst) -> None:
+    """``ip route add unreachable DST``: the sender gets an ICMP unreachable instead of a
+    packet wandering off towards a default route."""
+    try:
+        ipr.route("add", dst=str(dst), type="unreachable", proto=RTPROT_BOOT)
+    except NetlinkError as exc:
+        if exc.code != 17:
+            raise _fail(f"add unreachable route {dst}", ns, exc) from None
+
+
 def delete_link(ipr: IPRoute, ns: str, ifname: str) -> bool:
     """Delete ``ifname``; False if it was already gone."""
     index = lookup(ipr, ifname)

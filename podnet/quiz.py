@@ -164,7 +164,9 @@ def parse_bank(data: object, source: str = "<bank>", expect_name: str | None = N
     lab = top.get("lab")
     if lab is not None and (not isinstance(lab, str) or not _SLUG.fullmatch(lab)):
         raise InputError(f"{source}: lab", lab, "must be a lab directory name like 01-flat-network, or absent")
-    description = _text(f"{source}: description", top["description"], MAX_QUESTION_CHARS) if top.get("description") else ""
+    description = ""
+    if top.get("description"):
+        description = _text(f"{source}: description", top["description"], MAX_QUESTION_CHARS)
     raw_questions = top["questions"]
     if not isinstance(raw_questions, list) or not raw_questions:
         raise InputError(f"{source}: questions", raw_questions, "must be a non-empty list of questions")
@@ -207,8 +209,8 @@ def _parse_choices(where: str, raw: object) -> tuple[Choice, ...]:
         choices.append(Choice(text, why, correct))
     right = [LETTERS[i] for i, c in enumerate(choices) if c.correct]
     if len(right) != 1:
-        raise InputError(f"{where}.choices", f"{len(right)} marked correct" + (f" ({', '.join(right)})" if right else ""),
-                         "exactly one choice must have correct: true")
+        marked = f"{len(right)} marked correct" + (f" ({', '.join(right)})" if right else "")
+        raise InputError(f"{where}.choices", marked, "exactly one choice must have correct: true")
     return tuple(choices)
 
 
@@ -238,7 +240,8 @@ def bank_names(directory: str | None = None) -> list[str]:
     try:
         names = [e[:-5] for e in os.listdir(directory) if e.endswith(".yaml") and not e.startswith(".")]
     except FileNotFoundError:
-        raise InputError("quiz directory", directory, "does not exist (set PODNET_QUIZ_DIR or run from the repository)") from None
+        raise InputError("quiz directory", directory,
+                         "does not exist (set PODNET_QUIZ_DIR or run from the repository)") from None
     return sorted(names, key=lambda n: (n != TOPIC, n))
 
 
@@ -301,7 +304,7 @@ def grade(bank: Bank, answers: Mapping[int, str | None]) -> Result:
     for number, letter in answers.items():
         if not isinstance(number, int) or not 1 <= number <= len(bank):
             raise InputError("answers", number, f"question numbers go from 1 to {len(bank)}")
-        if letter is not None and (not isinstance(letter, str) or letter.lower() not in LETTERS):
+        if letter is not None and (not isinstance(letter, str) or len(letter) != 1 or letter.lower() not in LETTERS):
             raise InputError("answers", letter, "the answer must be one of the letters a, b, c, d")
     graded = []
     for number, question in enumerate(bank.questions, start=1):
@@ -356,8 +359,10 @@ def format_feedback(bank: Bank, answer: GradedAnswer) -> str:
     right_text = question.choice(answer.correct).text
     if answer.right:
         return f"Right: {answer.correct}) {right_text}\n  {answer.explanation}"
-    head = "Not answered." if answer.chosen is None else f"Not quite: you chose {answer.chosen}) {question.choice(answer.chosen).text}"
-    lines = [head]
+    if answer.chosen is None:
+        lines = ["Not answered."]
+    else:
+        lines = [f"Not quite: you chose {answer.chosen}) {question.choice(answer.chosen).text}"]
     if answer.chosen_explanation:
         lines.append(f"  {answer.chosen_explanation}")
     lines.append(f"  The answer is {answer.correct}) {right_text}")
@@ -370,7 +375,8 @@ def format_result(bank: Bank, result: Result) -> str:
     blocks = [f"{bank.title}"]
     for answer in result.answers:
         mark = "RIGHT" if answer.right else "WRONG"
-        blocks.append(f"{answer.number}. [{mark}] {answer.question}\n  " + format_feedback(bank, answer).replace("\n", "\n  "))
+        feedback = format_feedback(bank, answer).replace("\n", "\n  ")
+        blocks.append(f"{answer.number}. [{mark}] {answer.question}\n  {feedback}")
     blocks.append(score_line(result))
     return "\n\n".join(blocks)
 

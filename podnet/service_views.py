@@ -111,8 +111,8 @@ def endpoints_json(state: LabState, svc: ServiceState) -> dict[str, Any]:
         }
         waiting = [p for p in not_ready(state, svc)]
         if waiting:
-            subset["notReadyAddresses"] = [{"ip": p.ip, "nodeName": p.node, "targetRef": {"kind": "Pod", "name": p.name}}
-                                           for p in waiting]
+            subset["notReadyAddresses"] = [{"ip": p.ip, "nodeName": p.node, "targetRef": {
+                "kind": "Pod", "name": p.name, "namespace": p.namespace}} for p in waiting]
         subsets.append(subset)
     return {"apiVersion": "v1", "kind": "Endpoints", "metadata": {"name": svc.name, "namespace": svc.namespace},
             "subsets": subsets}

@@ -94,7 +94,8 @@ def resolve_target(state: LabState, text: str, protocol: str | None) -> Target:
         if not raw_port.isdigit() or not 1 <= int(raw_port) <= 65535:
             raise InputError("port", raw_port, "must be a number from 1 to 65535")
         port = int(raw_port)
-    service = _find_service(state, host)
+    service = _find_service(state, host) or next(
+        (s for s in state.services.values() if s.cluster_ip == host), None)
     if service is not None:
         ports = [p for p in service.ports if (port is None or p.port == port) and (protocol in (None, p.protocol.lower()))]
         if not ports:

@@ -50,18 +50,38 @@ run exec --name demo node-1 -- ip -4 route
 step "7. Node agents reach their Pods, and the Mininet CLI works on every node and Pod (pingall)"
 printf 'node-1 ping -c 1 -W 2 pod-1-1\npingall\n' | "$podnet" cli --name demo
 
-step "8. The contrast: the same machines with a Docker bridge each, measured side by side"
+step "8. The four kinds of traffic: a Deployment behind Services, a client Pod, the Internet and an external client"
+run apply --name demo -f "$repo/topologies/workloads/web.yaml"
+run get svc -A --name demo
+run get endpoints --name demo
+echo "-- Pod-to-Service: the client resolves web through the cluster DNS; kube-proxy spreads requests over the backends,"
+echo "   and every backend sees the client Pod's own IP"
+run connect --name demo client web:80 -c 6
+echo "-- the same four kinds, each traced hop by hop with every address rewrite named:"
+run trace --name demo client pod-3-2
+run trace --name demo client web:80
+run trace --name demo external node-2:30080
+run trace --name demo client internet:80
+echo "-- kube-proxy's rules on node-1, as iptables-save shows them:"
+"$podnet" exec --name demo node-1 -- iptables-save -t nat | grep -E '^-A KUBE-(SVC|SEP)' | grep 'default/web:http' | head -6
+echo "-- Pod IPs are not stable: delete a backend; its replacement has a new name and IP, the ClusterIP stays"
+first=$("$podnet" get endpoints web -o json --name demo | "$repo/.venv/bin/python" -c 'import json,sys; print(json.load(sys.stdin)["subsets"][0]["addresses"][0]["targetRef"]["name"])')
+run delete --name demo pod "$first"
+run get endpoints web --name demo
+run connect --name demo client web:80 -c 3
+
+step "9. The contrast: the same machines with a Docker bridge each, measured side by side"
 run compare --name demo-cmp
 
-step "9. Who implements the model? Without a CNI config, nodes are NotReady and Pods Pending"
+step "10. Who implements the model? Without a CNI config, nodes are NotReady and Pods Pending"
 run up -d --name demo-nocni --cni none --nodes 2 --pods-per-node 1 >/dev/null
 run get nodes --name demo-nocni
-run get pods --name demo-nocni
+run get pods -A --name demo-nocni
 "$podnet" describe node node-1 --name demo-nocni | grep -E 'Ready|NetworkReady' | head -2
 echo "... installing the bridge plugin: the kubelets retry and the Pods get their IPs"
 run cni install bridge --name demo-nocni
 
-step "10. IP allocation has limits: a /23 cluster CIDR has slices for only two /24 nodes"
+step "11. IP allocation has limits: a /23 cluster CIDR has slices for only two /24 nodes"
 run up -d --name demo-tiny -t tiny-cidr >/dev/null
 run get nodes --name demo-tiny
 "$podnet" describe node node-3 --name demo-tiny | grep -E 'NetworkUnavailable|status is now: CIDR' 
@@ -70,7 +90,7 @@ run up -d --name demo-slice --node-cidr-mask-size 30 --nodes 1 --pods-per-node 2
 run get pods --name demo-slice
 "$podnet" describe pod pod-1-2 --name demo-slice | grep -E 'Message:' 
 
-step "11. Teardown leaves nothing behind"
+step "12. Teardown leaves nothing behind"
 for lab in "${labs[@]}"; do run down --name "$lab"; done
 ip netns list | grep -c '^demo' || true
 echo "demo finished"

@@ -3,7 +3,9 @@
 # Idempotent: packages already present are not reinstalled, and the virtual environment is
 # only refreshed when requirements.txt or setup.py changed.
 #   distribution packages: mininet (mnexec), iproute2, iptables, tcpdump, tshark, iputils-ping,
-#                          containernetworking-plugins (/usr/lib/cni), util-linux (nsenter)
+#                          containernetworking-plugins (/usr/lib/cni), util-linux (nsenter),
+#                          curl (talk to Services from inside Pods), librsvg2-bin (podnet graph -f png)
+#   with --with-test-tools also: vagrant (the test suite runs 'vagrant validate' on the Vagrantfile)
 #   .venv (with system site packages, so Debian's mininet module is importable):
 #                          pinned pyroute2, PyYAML, scapy, pytest, and podnet itself (editable)
 set -euo pipefail
@@ -11,7 +13,10 @@ set -euo pipefail
 repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 venv="$repo/.venv"
 packages=(mininet iproute2 iptables tcpdump tshark iputils-ping containernetworking-plugins
-          util-linux procps python3 python3-venv python3-pip ca-certificates)
+          util-linux procps python3 python3-venv python3-pip ca-certificates curl librsvg2-bin)
+if [ "${1:-}" = "--with-test-tools" ]; then
+    packages+=(vagrant)
+fi
 
 say() { printf 'podnet install: %s\n' "$*" >&2; }
 

@@ -3,7 +3,7 @@
 # Extra arguments go to pytest, e.g.  scripts/test.sh tests/unit -x
 set -euo pipefail
 repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
-"$repo/scripts/install.sh"
+"$repo/scripts/install.sh" --with-test-tools
 cd "$repo"
 set +e
 "$repo/.venv/bin/python" -m pytest -p no:cacheprovider "${@:-tests}"

@@ -9,10 +9,13 @@ podnet promises to leave alone.
 
 from __future__ import annotations
 
+import os
+
 from mininet.net import Mininet
 
 from podnet.cluster.nodes import KubeNode, PodHost, RecordedLink, UnderlaySwitch, record_intf
 from podnet.model import RUNNING, LabState
+from podnet.state import RUN_DIR
 from podnet.naming import UNDERLAY_NAME, netns_name, underlay_port_name
 from podnet.routing.hostgw import UNDERLAY_IFNAME
 
@@ -51,6 +54,9 @@ class PodnetNet(Mininet):
             if host is None:
                 host = PodHost(pod.name, netns_name(lab, pod.name))
                 host.sandbox_id = pod.sandbox_id
+                resolv = os.path.join(RUN_DIR, lab, "dns", f"resolv.{pod.namespace}.conf")
+                if self.state.spec.cluster_dns and os.path.exists(resolv) and os.path.exists("/etc/resolv.conf"):
+                    host.resolv_conf = resolv
                 kube = self.nameToNode[pod.node]
                 cidr = self.state.nodes[pod.node].pod_cidr
                 prefix = int(cidr.split("/")[1]) if cidr else 32  # VPC-native Pods hold a /32

@@ -21,6 +21,7 @@ class NamespaceNode(Node):
     """A Mininet node whose shell runs in the existing named namespace ``netns``."""
 
     lazy = False
+    resolv_conf: str | None = None  # a Pod's resolv.conf, bind-mounted for its shell (cluster DNS)
 
     def __init__(self, name: str, netns: str, **params):
         self.netns = netns
@@ -37,7 +38,14 @@ class NamespaceNode(Node):
 
     def _popen(self, cmd, **params):
         if self.shell is None and cmd and cmd[0] == "mnexec":
-            cmd = ["nsenter", f"--net={netns_path(self.netns)}", "--", *cmd]
+            if self.resolv_conf:
+                # the shell sees the Pod's resolv.conf, in a mount namespace of its own; the
+                # paths are arguments of the script, never part of its text
+                script = 'mount --bind "$1" /etc/resolv.conf && net="$2" && shift 2 && exec nsenter --net="$net" -- "$@"'
+                cmd = ["unshare", "--mount", "--propagation", "private", "--", "sh", "-c", script, "sh",
+                       self.resolv_conf, netns_path(self.netns), *cmd]
+            else:
+                cmd = ["nsenter", f"--net={netns_path(self.netns)}", "--", *cmd]
         return super()._popen(cmd, **params)
 
     def cmd(self, *args, **kwargs):

@@ -86,9 +86,10 @@ class MatrixResult:
 def run(lab, protocols: tuple[str, ...] = ("udp", "tcp"), include_nodes: bool = True, timeout: float = 3.0,
         progress: Progress | None = None) -> MatrixResult:
     """Every (source, target Pod) pair over ``protocols``; sources are the Running Pods and,
-    with ``include_nodes``, the nodes (the e2e node-pod checks)."""
+    with ``include_nodes``, the nodes (the e2e node-pod checks). The cluster's own add-ons
+    (kube-system, e.g. CoreDNS) are left out, as the e2e checks use test Pods of their own."""
     book = AddressBook(lab.state)
-    targets = [p.name for p in lab.state.pods.values() if p.phase == RUNNING]
+    targets = [p.name for p in lab.state.pods.values() if p.phase == RUNNING and p.namespace != "kube-system"]
     sources = list(targets) + (list(lab.state.nodes) if include_nodes else [])
     result = MatrixResult(sources, targets, tuple(protocols))
     for src in sources:

@@ -58,7 +58,8 @@ def check_requested_ip(name: str, requested: str, cidr: IPv4Network, taken: Iter
     if address not in cidr or address in (cidr.network_address, cidr.broadcast_address):
         raise InvalidObject("Service", name, "spec.clusterIP", requested,
                             f"provided IP is not in the valid range. The range of valid IPs is {cidr}")
-    if requested in set(taken):
+    if requested in set(taken) or address == first_service_ip(cidr):
+        # the first address belongs to the kubernetes Service (the API server), as in any cluster
         raise InvalidObject("Service", name, "spec.clusterIP", requested, "provided IP is already allocated")
     return requested
 

@@ -22,6 +22,7 @@ from typing import Callable
 
 from podnet.errors import InputError
 from podnet.model import DeploymentState, LabState, PodState, ServicePortState, ServiceState, add_event
+from podnet.naming import RESERVED_NAMES
 from podnet.plan import schedule
 from podnet.services import allocator
 from podnet.workloads.manifests import (DeploymentObject, InvalidObject, PodObject, ServiceObject, WorkloadObject)
@@ -80,6 +81,9 @@ def _check_node(state: LabState, kind: str, name: str, path: str, node: str | No
 
 def _apply_pod(state: LabState, obj: PodObject, result: ApplyResult) -> None:
     _check_node(state, "Pod", obj.name, "spec.nodeName", obj.node_name)
+    if obj.name in state.nodes or obj.name in RESERVED_NAMES:
+        raise InputError("metadata.name", obj.name, "is the name of a node or of the lab's own hosts "
+                         "(underlay, router, internet, external); Pods and nodes share network namespace names")
     ports = [p.to_json() for p in obj.ports]
     existing = state.pods.get(obj.name)
     if existing is not None:
@@ -138,7 +142,8 @@ def reconcile_deployment(state: LabState, deployment: DeploymentState, result: A
     for _ in range(deployment.replicas - len(owned)):
         while True:
             name = f"{prefix}-{_random_suffix(rand)}"
-            if name not in state.pods and name not in _taken_names(state):
+            if name not in state.pods and name not in _taken_names(state) and \
+                    name not in {p.name for p in result.removed_pods}:
                 break
         pod = PodState(name=name, node=deployment.node_name, namespace=deployment.namespace,
                        labels=dict(deployment.template_labels), ports=copy.deepcopy(deployment.ports),

@@ -15,6 +15,7 @@ protocols podnet cannot emulate, which are refused by name. Pure: no I/O but par
 
 from __future__ import annotations
 
+import json
 import re
 from dataclasses import dataclass, field
 from typing import Any, Iterable
@@ -38,22 +39,44 @@ _LABEL_KEY_NAME = re.compile(r"^([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9]$")
 
 
 class InvalidObject(InputError):
-    """An object the API server would refuse, worded as kubectl prints it."""
+    """An object the API server would refuse, worded as kubectl prints it (on one line: strings
+    are quoted and escaped as Go's %q would)."""
+
+    reason = "Invalid value"
 
     def __init__(self, kind: str, name: str, path: str, value: object, detail: str):
         self.kind, self.name, self.path = kind, name, path
         self.field, self.value, self.allowed = path, value, detail
-        shown = f'"{value}"' if isinstance(value, str) else _go_value(value)
-        Exception.__init__(self, f'The {kind} "{name}" is invalid: {path}: Invalid value: {shown}: {detail}')
+        Exception.__init__(self, f"The {kind} {_quote(name)} is invalid: {path}: {self.reason}: "
+                                 f"{_go_value(value)}: {detail}")
 
 
 class UnsupportedValue(InvalidObject):
     def __init__(self, kind: str, name: str, path: str, value: object, supported: Iterable[str], note: str = ""):
-        choices = ", ".join(f'"{s}"' for s in supported)
+        choices = ", ".join(_quote(s) for s in supported)
         InvalidObject.__init__(self, kind, name, path, value, "")
-        shown = f'"{value}"' if isinstance(value, str) else _go_value(value)
-        Exception.__init__(self, f'The {kind} "{name}" is invalid: {path}: Unsupported value: {shown}: '
-                                 f"supported values: {choices}{note}")
+        Exception.__init__(self, f"The {kind} {_quote(name)} is invalid: {path}: Unsupported value: "
+                                 f"{_go_value(value)}: supported values: {choices}{note}")
+
+
+class RequiredValue(InvalidObject):
+    def __init__(self, kind: str, name: str, path: str):
+        InvalidObject.__init__(self, kind, name, path, None, "Required value")
+        Exception.__init__(self, f"The {kind} {_quote(name)} is invalid: {path}: Required value")
+
+
+class Forbidden(InvalidObject):
+    def __init__(self, kind: str, name: str, path: str, detail: str):
+        InvalidObject.__init__(self, kind, name, path, None, detail)
+        Exception.__init__(self, f"The {kind} {_quote(name)} is invalid: {path}: Forbidden: {detail}")
+
+
+class _Literal(str):
+    """A value shown as is (a Go map literal), not quoted."""
+
+
+def _quote(text: object) -> str:
+    return json.dumps(str(text), ensure_ascii=False).replace("\u2028", "\\u2028")
 
 
 def _go_value(value: object) -> str:
@@ -61,7 +84,11 @@ def _go_value(value: object) -> str:
         return "true" if value else "false"
     if value is None:
         return "null"
-    return str(value)
+    if isinstance(value, _Literal):
+        return str(value)
+    if isinstance(value, str):
+        return _quote(value)
+    return _quote(value)[1:-1] if not isinstance(value, (int, float)) else str(value)
 
 
 @dataclass(frozen=True)
@@ -305,8 +332,9 @@ def _deployment(name: str, namespace: str, spec: dict) -> DeploymentObject:
         raise InvalidObject(kind, name, "spec.template.metadata", t_meta, "must be a mapping")
     t_labels = _labels(kind, name, "spec.template.metadata.labels", t_meta.get("labels"))
     if any(t_labels.get(k) != v for k, v in match.items()):
-        raise InvalidObject(kind, name, "spec.template.metadata.labels", "map[string]string{" + ", ".join(
-            f'"{k}":"{v}"' for k, v in sorted(t_labels.items())) + "}", "`selector` does not match template `labels`")
+        raise InvalidObject(kind, name, "spec.template.metadata.labels", _Literal("map[string]string{" + ", ".join(
+            f"{_quote(k)}:{_quote(v)}" for k, v in sorted(t_labels.items())) + "}"),
+            "`selector` does not match template `labels`")
     node_name, ports = _pod_spec(kind, name, "spec.template.spec", template["spec"])
     return DeploymentObject(name, namespace, replicas, match, t_labels, node_name, ports)
 
@@ -339,7 +367,7 @@ def _service(name: str, namespace: str, spec: dict) -> ServiceObject:
                        MAX_AFFINITY_TIMEOUT, f"must be greater than 0 and less than {MAX_AFFINITY_TIMEOUT}")
     raw_ports = spec.get("ports")
     if not isinstance(raw_ports, list) or not raw_ports:
-        raise InputError("spec.ports", raw_ports, f'The Service "{name}" is invalid: spec.ports: Required value')
+        raise RequiredValue(kind, name, "spec.ports")
     ports: list[ServicePort] = []
     for index, raw in enumerate(raw_ports):
         path = f"spec.ports[{index}]"
@@ -347,7 +375,7 @@ def _service(name: str, namespace: str, spec: dict) -> ServiceObject:
             raise InvalidObject(kind, name, path, raw, "must be a mapping with port")
         port_name = raw.get("name", "")
         if len(raw_ports) > 1 and not port_name:
-            raise InputError(f"{path}.name", "", f'The Service "{name}" is invalid: {path}.name: Required value')
+            raise RequiredValue(kind, name, f"{path}.name")
         if port_name and (not isinstance(port_name, str) or len(port_name) > 15 or not _PORT_NAME.fullmatch(port_name)):
             raise InvalidObject(kind, name, f"{path}.name", port_name, "must be a DNS-1123 label of at most 15 characters")
         if port_name and any(p.name == port_name for p in ports):
@@ -369,7 +397,7 @@ def _service(name: str, namespace: str, spec: dict) -> ServiceObject:
         node_port = raw.get("nodePort")
         if node_port is not None:
             if svc_type != "NodePort":
-                raise InvalidObject(kind, name, f"{path}.nodePort", node_port, "may not be used when `type` is 'ClusterIP'")
+                raise Forbidden(kind, name, f"{path}.nodePort", "may not be used when `type` is 'ClusterIP'")
             low, high = NODE_PORT_RANGE
             node_port = _int(kind, name, f"{path}.nodePort", node_port, low, high,
                              f"provided port is not in the valid range. The range of valid ports is {low}-{high}")

@@ -216,6 +216,19 @@ class Lab:
     def namespaces(self) -> set[str]:
         return {n for n in netns_list() if n.startswith(self.name + "-")}
 
+    def system_pods(self) -> dict[str, dict]:
+        """kube-system Pods (CoreDNS) that hold a sandbox namespace."""
+        result = podnet("get", "pods", "-n", "kube-system", "-o", "json", "--name", self.name, check=True)
+        return {item["metadata"]["name"]: item for item in json.loads(result.stdout)["items"]}
+
+    def infra_ns(self, running_system_pods: bool = True) -> set[str]:
+        """Namespaces every Kubernetes lab has besides its nodes and workload Pods: the underlay
+        switch, the emulated Internet and external client, and the Running CoreDNS Pod."""
+        names = {self.ns("underlay"), self.ns("internet"), self.ns("external")}
+        if running_system_pods:
+            names |= {self.ns(n) for n, p in self.system_pods().items() if p["status"]["phase"] == "Running"}
+        return names
+
     def inodes(self) -> set[int]:
         return {i for i in (netns_inode(n) for n in self.namespaces()) if i is not None}
 

@@ -90,4 +90,4 @@ def test_zero_pods_per_node_is_a_valid_lab(lab):
         assert ready["status"] == "True", node
     assert lab.pods() == {}
     assert check_running_lab(lab) == {}
-    assert lab.namespaces() == {lab.ns(n) for n in ("underlay", "node-1", "node-2", "node-3")}
+    assert lab.namespaces() == lab.infra_ns() | {lab.ns(n) for n in ("node-1", "node-2", "node-3")}

@@ -25,7 +25,7 @@ from .conftest import (
 
 ASPECTS = [
     "addressable unit", "address uniqueness", "another host's workload by its address",
-    "source address seen by the receiver", "port mapping needed", "NAT rules on the nodes",
+    "source address seen by the receiver", "port mapping needed", "NAT rules on the path between workloads",
 ]
 
 
@@ -68,7 +68,7 @@ def check_sides(data: dict, prefix: str) -> None:
     assert to["seen_src"] == "192.168.77.11" and to["seen_dport"] == 80, to
     assert docker["natRules"] > 0, docker["natRules"]
     rows = {r["aspect"]: r for r in data["rows"]}
-    assert rows["NAT rules on the nodes"] == {"aspect": "NAT rules on the nodes", "kubernetes": "0",
+    assert rows["NAT rules on the path between workloads"] == {"aspect": "NAT rules on the path between workloads", "kubernetes": "0",
                                               "docker": str(docker["natRules"])}
 
 

@@ -51,7 +51,7 @@ def test_default_lab_every_pod_running_with_unique_ip_in_its_node_cidr(lab):
         ips.append(ip)
     assert len(set(ips)) == len(ips), ips
 
-    expected_ns = {lab.ns("underlay")} | {lab.ns(n) for n in DEFAULT_CIDRS} | {lab.ns(p) for p in pods}
+    expected_ns = lab.infra_ns() | {lab.ns(n) for n in DEFAULT_CIDRS} | {lab.ns(p) for p in pods}
     assert lab.namespaces() == expected_ns
 
     table = podnet("get", "nodes", "--name", lab.name, check=True).stdout

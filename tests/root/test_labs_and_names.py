@@ -77,7 +77,7 @@ def test_two_labs_side_by_side_with_the_same_cidrs(make_lab):
     assert result.returncode == 0, explain(result)
     assert first.namespaces() == set() and not os.path.exists(first.run_dir)
     assert {n: netns_inode(n) for n in second.namespaces()} == kept
-    assert len(kept) == 10
+    assert len(kept) == 10 + 3  # + the Internet, the external client and CoreDNS
     listing = {row["name"] for row in json.loads(podnet("list", "-o", "json", check=True).stdout)}
     assert second.name in listing and first.name not in listing
     assert_ping(second, "pod-1-1", second.pod_ip("pod-3-2"))
@@ -136,7 +136,7 @@ def test_concurrent_ups_with_one_name_one_wins_and_its_lab_is_intact(make_lab):
         loser = next(err for code, err in results if code == 2).splitlines()
         assert len(loser) == 1 and loser[0].startswith("podnet:") and "already exists" in loser[0], detail
         assert os.path.exists(os.path.join(lab.run_dir, "state.json")), detail
-        assert len(lab.namespaces()) == 1 + 5, detail  # underlay and nodes; the Pods are Pending
+        assert len(lab.namespaces()) == 3 + 5, detail  # underlay, Internet, external client, nodes; the Pods are Pending
         assert len(lab.pods()) == 5000
         down = lab.down()
         assert down.returncode == 0, explain(down)

@@ -83,7 +83,8 @@ def test_routed_underlay_two_segments_router_and_host_gw_warnings(lab):
     forwarding = lab.in_ns("router", "cat", "/proc/sys/net/ipv4/ip_forward")
     assert forwarding.returncode == 0 and forwarding.stdout.strip() == "1", explain(forwarding)
     router_routes = {r["dst"] for r in ip_json(lab, "router", "-4", "route", "show")}
-    assert router_routes == set(SEGMENTS), router_routes  # it knows no Pod CIDR
+    # it knows no Pod CIDR: the segments, its uplink to the Internet, and no way out for private ranges
+    assert router_routes == set(SEGMENTS) | {"default", "10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16"}, router_routes
 
     # up warned, node by node, about every podCIDR host-gw cannot reach
     warnings = [line for line in up.stdout.splitlines() if line.startswith("warning:")]
@@ -142,8 +143,9 @@ def test_routed_underlay_vxlan_crosses_the_router(lab, tmp_path):
     assert switched.returncode == 0, explain(switched)
     counts = json.loads(switched.stdout)
     assert (counts["before"], counts["after"]) == ("host-gw", "vxlan"), counts
-    # 4 nodes: 3 overlay routes each replace 1 same-segment host-gw route each; 8 Pods
-    assert (counts["routesAdded"], counts["routesRemoved"], counts["interfaces"]) == (12, 4, 20), counts
+    # 4 nodes: 3 overlay routes each replace 1 same-segment host-gw route each; 8 Pods and
+    # CoreDNS (eth0 + veth each) and 4 cni0
+    assert (counts["routesAdded"], counts["routesRemoved"], counts["interfaces"]) == (12, 4, 22), counts
 
     nodes, pods = lab.nodes(), lab.pods()
     for name in NODES:

@@ -58,7 +58,7 @@ def test_down_is_idempotent(lab):
     lab.up()
     first = lab.down()
     assert first.returncode == 0, explain(first)
-    assert "10 namespaces removed" in first.stdout, first.stdout
+    assert "13 namespaces removed" in first.stdout, first.stdout  # 10 + Internet, external client, CoreDNS
     second = lab.down()
     assert second.returncode == 0, explain(second)
     assert "nothing to do" in second.stdout, second.stdout
@@ -68,6 +68,7 @@ def test_down_is_idempotent(lab):
 
 def test_down_after_a_namespace_was_deleted_by_hand(lab):
     lab.up()
+    infra = lab.infra_ns()
     gone = run(["ip", "netns", "del", lab.ns("pod-1-1")])
     assert gone.returncode == 0, explain(gone)
     result = lab.down("-o", "json")
@@ -75,7 +76,7 @@ def test_down_after_a_namespace_was_deleted_by_hand(lab):
     report = json.loads(result.stdout)
     assert report["alreadyGone"] == [lab.ns("pod-1-1")]
     assert sorted(report["deletedNamespaces"]) == sorted(
-        [lab.ns("underlay")] + [lab.ns(f"node-{n}") for n in (1, 2, 3)]
+        list(infra) + [lab.ns(f"node-{n}") for n in (1, 2, 3)]
         + [lab.ns(f"pod-{n}-{j}") for n in (1, 2, 3) for j in (1, 2) if (n, j) != (1, 1)])
     assert report["existed"] is True and report["stateRemoved"] is True
     assert lab.namespaces() == set()
@@ -137,8 +138,8 @@ def test_kill_9_then_clean_removes_only_the_dead_lab(make_lab, foreign_things):
         proc.stdin.close()
 
     # the killed lab's namespaces and state are still there, and podnet calls it stale
-    assert dead.namespaces() == {dead.ns(n) for n in ["underlay", "node-1", "node-2", "node-3"]
-                                 + [f"pod-{n}-{j}" for n in (1, 2, 3) for j in (1, 2)]}
+    assert dead.namespaces() == dead.infra_ns() | {dead.ns(n) for n in ["node-1", "node-2", "node-3"]
+                                                   + [f"pod-{n}-{j}" for n in (1, 2, 3) for j in (1, 2)]}
     assert os.path.exists(dead.run_dir)
     listing = {row["name"]: row for row in json.loads(podnet("list", "-o", "json", check=True).stdout)}
     assert listing[dead.name]["stale"] is True

@@ -28,7 +28,7 @@ def test_default_topology_by_name(lab):
     assert len(pods) == 6
     roles = {n: node["metadata"]["labels"] for n, node in lab.nodes().items()}
     assert "node-role.kubernetes.io/control-plane" in roles["node-1"]
-    assert lab.namespaces() == {lab.ns(n) for n in ["underlay", *DEFAULT_CIDRS, *pods]}
+    assert lab.namespaces() == lab.infra_ns() | {lab.ns(n) for n in [*DEFAULT_CIDRS, *pods]}
     assert_cross_node_reachability(lab)
 
 

@@ -23,7 +23,7 @@ from .conftest import (
 )
 
 SUBNET = "192.168.80.0/27"
-VPC_UP = ("--cni", "vpc", "--underlay-cidr", SUBNET, "--pods-per-node", "6")
+VPC_UP = ("--cni", "vpc", "--underlay-cidr", SUBNET, "--pods-per-node", "6", "--no-dns")  # exact address counts
 NODE_IPS = {"node-1": "192.168.80.11", "node-2": "192.168.80.12", "node-3": "192.168.80.13"}
 POD_RANGE = [f"192.168.80.{i}" for i in range(14, 31)]  # after the nodes, up to the broadcast
 GATEWAY = "169.254.1.1"

@@ -328,8 +328,9 @@ def test_switch_running_lab_between_host_gw_and_vxlan(lab):
 
     counts = _switch(lab, "vxlan")
     assert (counts["lab"], counts["before"], counts["after"]) == (lab.name, "host-gw", "vxlan"), counts
-    # 3 nodes: each swaps 2 host-gw routes for 2 overlay routes; 6 Pods' eth0 + 6 veths + 3 cni0
-    assert (counts["routesAdded"], counts["routesRemoved"], counts["interfaces"]) == (6, 6, 15), counts
+    # 3 nodes: each swaps 2 host-gw routes for 2 overlay routes; 7 Pods' eth0 + 7 veths (6 and
+    # CoreDNS) + 3 cni0
+    assert (counts["routesAdded"], counts["routesRemoved"], counts["interfaces"]) == (6, 6, 17), counts
     _assert_vxlan_plumbing(lab)
     _assert_pod_mtu_everywhere(lab, OVERLAY_MTU)
     assert {n: p["status"]["podIP"] for n, p in lab.pods().items()} == ips  # the same Pods, in place
@@ -339,7 +340,7 @@ def test_switch_running_lab_between_host_gw_and_vxlan(lab):
 
     counts = _switch(lab, "host-gw")
     assert (counts["before"], counts["after"]) == ("vxlan", "host-gw"), counts
-    assert counts["routesAdded"] == 6 and counts["interfaces"] == 15, counts
+    assert counts["routesAdded"] == 6 and counts["interfaces"] == 17, counts
     _assert_host_gw_plumbing(lab)
     _assert_pod_mtu_everywhere(lab, UNDERLAY_MTU)
     _assert_matrix_passes(lab, pairs=96)

@@ -75,7 +75,7 @@ def test_unschedulable_when_max_pods_reached(make_spec):
 
 def test_lab_namespaces(make_spec):
     spec = make_spec(2, pods=[("p1", "node-1"), ("p2", None)], name="demo")
-    expected = ["demo-underlay", "demo-node-1", "demo-node-2", "demo-p1", "demo-p2"]
+    expected = ["demo-underlay", "demo-internet", "demo-external", "demo-node-1", "demo-node-2", "demo-p1", "demo-p2"]
     assert lab_namespaces(spec) == expected
     state = initial_state(spec)
     assert state.namespaces == expected

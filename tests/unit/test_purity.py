@@ -23,6 +23,18 @@ PURE_MODULES = [
     "podnet.views",
     "podnet.commands",
     "podnet.probes.verdict",
+    "podnet.graph",
+    "podnet.quiz",
+    "podnet.workloads.manifests",
+    "podnet.services.allocator",
+    "podnet.services.proxier",
+    "podnet.services.masq",
+    "podnet.workloads.endpoints",
+    "podnet.workloads.apply",
+    "podnet.workloads.addons",
+    "podnet.trace",
+    "podnet.service_views",
+    "podnet.workloads.server",
 ]
 FORBIDDEN = ("mininet", "pyroute2", "scapy")
 
