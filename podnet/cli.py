@@ -170,6 +170,9 @@ def build_parser() -> argparse.ArgumentParser:
     from podnet import cli_workloads
 
     cli_workloads.add_parsers(sub, _add_lab, _add_output)
+    from podnet import cli_labs
+
+    cli_labs.add_parsers(sub, _add_output)
     cli_course.add_parsers(sub)
 
     sub.add_parser("bench", help="time up and down of clusters of several sizes (see 'podnet bench --help')",
@@ -406,10 +409,10 @@ def cmd_exec(args) -> int:
 
 def cmd_cni(args) -> int:
     name = _lab_name(args.name)
-    from podnet.cni.config import INSTALLABLE
+    from podnet.cni.config import INSTALL_CHOICES
 
-    if args.plugin not in INSTALLABLE:
-        raise InputError("cni plugin", args.plugin, "can install " + ", ".join(INSTALLABLE))
+    if args.plugin not in INSTALL_CHOICES:
+        raise InputError("cni plugin", args.plugin, "can install " + ", ".join(INSTALL_CHOICES))
     _require_root()
     lab = controller.Lab.open(name)
     try:
@@ -692,6 +695,10 @@ def main(argv: list[str] | None = None) -> int:
 
         if args.command in cli_workloads.HANDLERS:
             return cli_workloads.HANDLERS[args.command](args, _lab_name, _progress_printer)
+        if args.command == "lab":
+            from podnet import cli_labs
+
+            return cli_labs.cmd_lab(args, _lab_name, _progress_printer)
         return HANDLERS[args.command](args)
     except InputError as exc:
         sys.stderr.write(f"{PROG}: {exc}\n")

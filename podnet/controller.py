@@ -24,7 +24,7 @@ from typing import Callable
 
 from podnet import dockerbridge, external, netlink, netns, plan, reconcile, state as state_store, underlay
 from podnet.cni.builtin import BuiltinBridge
-from podnet.cni.config import INSTALLABLE
+from podnet.cni.config import INSTALL_CHOICES
 from podnet.cni.config import BRIDGE_NAME, BUILTIN_TYPE, CONFLIST_NAME, VPC_TYPE, render_conflist, render_vpc_conflist
 from podnet.cni.vpc import VpcPlugin, pod_range as vpc_pod_range
 from podnet.cni.runtime import CniRuntime
@@ -105,8 +105,8 @@ class Lab:
 
     def install_cni(self, cni: str, progress: Progress = _quiet) -> None:
         """``podnet cni install``: write configs, then let the kubelets retry their Pods."""
-        if cni not in INSTALLABLE:
-            raise InputError("cni", cni, "can install " + ", ".join(INSTALLABLE))
+        if cni not in INSTALL_CHOICES:
+            raise InputError("cni", cni, "can install " + ", ".join(INSTALL_CHOICES))
         if cni == "vpc" and any(n.pod_cidr for n in self.state.nodes.values()):
             raise InputError("cni", cni, "VPC-native needs a lab started with --cni vpc (its nodes have podCIDRs)")
         if cni != "vpc" and self.state.spec.cni == "vpc":

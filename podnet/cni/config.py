@@ -24,6 +24,9 @@ MISSING_TYPE = "calico"
 
 # The --cni choices that install a working plugin.
 INSTALLABLE = ("bridge", "ptp", "builtin", "vpc")
+# What ``podnet cni install`` accepts: those, and "missing", a config naming a plugin that is
+# not installed (what a half-finished CNI install looks like: ContainerCreating).
+INSTALL_CHOICES = INSTALLABLE + ("missing",)
 
 
 def host_local_ipam(pod_cidr: IPv4Network, data_dir: str) -> dict[str, Any]:
