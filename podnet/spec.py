@@ -248,7 +248,7 @@ def _check_object_name(field_name: str, value: object, seen: dict[str, str], kin
 TOPOLOGY_KEYS = {"name", "networking", "nodes", "podsPerNode", "pods", "description", "kind", "apiVersion",
                  "workloads"}
 NETWORKING_KEYS = {"clusterCIDR", "nodeCIDRMaskSize", "serviceCIDR", "underlayCIDR", "cni", "routing", "maxPods",
-                   "staticArp", "underlay", "clusterDNS", "ipMasqAgent"}
+                   "staticArp", "underlay", "clusterDNS", "ipMasqAgent", "networkModel"}
 KIND_NETWORKING_KEYS = {
     "podSubnet", "serviceSubnet", "disableDefaultCNI", "ipFamily", "apiServerAddress",
     "apiServerPort", "kubeProxyMode", "dnsSearch",
@@ -291,7 +291,7 @@ def _from_podnet_topology(path: str, data: dict[str, Any]) -> dict[str, Any]:
         "clusterCIDR": "cluster_cidr", "nodeCIDRMaskSize": "node_cidr_mask_size",
         "serviceCIDR": "service_cidr", "underlayCIDR": "underlay_cidr", "cni": "cni",
         "routing": "routing", "maxPods": "max_pods", "staticArp": "static_arp", "underlay": "underlay",
-        "clusterDNS": "cluster_dns", "ipMasqAgent": "ip_masq_agent",
+        "clusterDNS": "cluster_dns", "ipMasqAgent": "ip_masq_agent", "networkModel": "model",
     }
     for key, arg in mapping.items():
         if key in networking:
