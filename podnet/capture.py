@@ -142,16 +142,34 @@ def describe(pcap: bytes, book: AddressBook, near: str | None) -> list[PacketLin
         dst_owner = book.owner(ip.dst, near)
         lines.append(PacketLine(
             number, float(packet.time), getattr(packet, "sniffed_on", None) or "", proto, ip.src, ip.dst,
-            sport, dport, ip.ttl, src_owner.label() if src_owner else "outside the lab",
-            dst_owner.label() if dst_owner else "outside the lab", _note(ip.ttl, src_owner, dst_owner),
+            sport, dport, ip.ttl, _label(book, ip.src, src_owner), _label(book, ip.dst, dst_owner),
+            _note(ip.ttl, src_owner, dst_owner, book.services.get(_address(ip.dst))),
         ))
     return lines
 
 
-def _note(ttl: int, src, dst) -> str:
+def _address(text: str):
+    from ipaddress import IPv4Address
+
+    try:
+        return IPv4Address(text)
+    except ValueError:
+        return None
+
+
+def _label(book, address: str, owner) -> str:
+    if owner is not None:
+        return owner.label()
+    service = book.services.get(_address(address))
+    return f"ClusterIP of Service {service}" if service else "outside the lab"
+
+
+def _note(ttl: int, src, dst, service: str | None = None) -> str:
     hops = INITIAL_TTL - ttl if ttl <= INITIAL_TTL else None
     parts = []
-    if src is not None and dst is not None and src.kind == "pod" and dst.kind == "pod":
+    if service is not None:
+        parts.append(f"to a Service's virtual IP ({service}): kube-proxy rewrites it to a Pod on the node")
+    elif src is not None and dst is not None and src.kind == "pod" and dst.kind == "pod":
         parts.append("no NAT: Pod to Pod, both addresses are the Pods' own")
     elif src is not None and src.kind == "node" and dst is not None and dst.kind == "pod" and src.node != dst.node:
         parts.append(f"source is node {src.name}'s address: sent by the node, or masqueraded there")

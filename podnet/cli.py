@@ -280,9 +280,14 @@ def _print_up_summary(lab: controller.Lab, elapsed: float, output: str) -> None:
         print(f"lab {state.name} is up in {elapsed:.2f}s: {len(state.nodes)} Docker hosts, {running}/{len(state.pods)} "
               "containers running (docker0 172.17.0.0/16 on every host, MASQUERADE, published ports)")
     else:
-        print(f"lab {state.name} is up in {elapsed:.2f}s: {len(state.nodes)} nodes, {running}/{len(state.pods)} Pods Running "
+        system = [p for p in state.pods.values() if p.namespace == "kube-system"]
+        workloads = [p for p in state.pods.values() if p.namespace != "kube-system"]
+        up_count = sum(1 for p in workloads if p.phase == RUNNING)
+        addons = (f"; CoreDNS {system[0].phase} at {state.services['kube-system/kube-dns'].cluster_ip}"
+                  if system and "kube-system/kube-dns" in state.services else "")
+        print(f"lab {state.name} is up in {elapsed:.2f}s: {len(state.nodes)} nodes, {up_count}/{len(workloads)} Pods Running "
               f"(cni {state.spec.cni}, routing {state.spec.routing}"
-              + (", routed underlay: two L2 segments and a router" if state.spec.underlay == "routed" else "") + ")")
+              + (", routed underlay: two L2 segments and a router" if state.spec.underlay == "routed" else "") + f"{addons})")
         for warning in _warnings(state):
             print(f"warning: {warning}")
     print()

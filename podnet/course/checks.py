@@ -203,7 +203,11 @@ def check_connect(runner, params, state, lab):
     seen = expect.get("client_seen")
     if seen:
         own = state.pods[source].ip if source in state.pods else state.nodes[source].internal_ip if source in state.nodes else None
-        node_ips = {n.internal_ip for n in state.nodes.values()}
+        # a node's addresses: its INTERNAL-IP, and its own address on the Pod bridge (cni0's
+        # gateway), which MASQUERADE picks when the chosen backend runs on that same node
+        book = AddressBook(state)
+        node_ips = {n.internal_ip for n in state.nodes.values()} | {
+            c for c in clients if any(o.kind == "node" for o in book.owners(c))}
         for client in clients:
             if seen == "source" and client != own:
                 problems.append(f"the server saw {client}, not the client's own {own}")
@@ -249,10 +253,15 @@ def check_dns(runner, params, state, lab):
     if ns is None:
         raise NotRunning(f"{source} is not a Running Pod of the lab")
     namespace = state.pods[source].namespace if source in state.pods else None
-    lookup = Client(lab).resolve(ns, namespace, str(params["name"]), via_dns_only=True)
+    # the name to look up: `lookup` (a check's own `name` key is its title, so a YAML mapping
+    # cannot carry both under `name`; `name` stays accepted for files that use it)
+    query = params.get("lookup", params.get("query", params.get("name")))
+    if not query:
+        raise InputError("dns check", params, "needs lookup: NAME (the name to resolve)")
+    lookup = Client(lab).resolve(ns, namespace, str(query), via_dns_only=True)
     if lookup.error and not lookup.error.startswith("NXDOMAIN"):
         raise KernelError(lookup.error)
-    evidence = f"{params['name']} -> {lookup.address or 'NXDOMAIN'} (tried {', '.join(lookup.tried)})"
+    evidence = f"{query} -> {lookup.address or 'NXDOMAIN'} (tried {', '.join(lookup.tried)})"
     if expect.get("nxdomain"):
         return _verdict([] if lookup.address is None else ["the name resolved"], evidence)
     wanted = resolve(state, expect.get("address"))
@@ -318,6 +327,7 @@ def check_answer(runner, params, state, lab):
     if any(isinstance(c, str) and "{" in c for c in choices) and state is None:
         raise NotRunning(f"lab {runner.lab.lab_name} is not running: the answer is checked against it")
     values = [resolve(state, c, runner.record()) for c in choices]
+    values = [v for value in values for v in (value if isinstance(value, list) else [value])]  # {new-pod-ips:}
     norm = lambda v: str(v).strip().lower()  # noqa: E731
     if any(norm(given) == norm(v) for v in values):
         return PASS, f"{key}: {given}"

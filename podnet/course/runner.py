@@ -113,6 +113,14 @@ def _value(state: LabState | None, kind: str, arg: str, record: dict | None) -> 
         return str(state.spec.cluster_cidr)
     if kind == "recorded-ip":
         return (record or {}).get("pods", {}).get(arg)
+    if kind in ("new-pod-ips", "gone-pod-ips"):
+        # A Deployment's Pods compared with the ones a `record` step saw: the IPs of Pods that
+        # appeared since (new) or of recorded Pods that are gone. A list: every one is accepted.
+        before = (record or {}).get("pods", {})
+        now = {p.name: p.ip for p in state.pods.values() if p.owner == f"default/{arg}"}
+        pairs = now.items() if kind == "new-pod-ips" else before.items()
+        other = before if kind == "new-pod-ips" else now
+        return sorted(ip for name, ip in pairs if name not in other and ip)
     raise InputError("template", f"{{{kind}:{arg}}}", "unknown template")
 
 
@@ -231,7 +239,9 @@ class LabRunner:
             return f"podnet {' '.join(argv)}: exit {proc.returncode}"
         if action == "answers":
             answers = load_answers(self.work)
-            answers.update({k: resolve(state, v, self.record()) for k, v in value.items()})
+            resolved = {k: resolve(state, v, self.record()) for k, v in value.items()}
+            # a template with several accepted values ({new-pod-ips:}) answers with the first
+            answers.update({k: (v[0] if v else None) if isinstance(v, list) else v for k, v in resolved.items()})
             os.makedirs(self.work, exist_ok=True)
             with open(os.path.join(self.work, ANSWERS), "w", encoding="utf-8") as handle:
                 yaml.safe_dump(answers, handle, sort_keys=False)
