@@ -46,7 +46,11 @@ def _lab_name(given: str | None) -> str:
     if given is not None:
         return check_lab_name(given)
     labs = state_store.list_labs()
-    return labs[0] if len(labs) == 1 else spec_mod.DEFAULT_LAB
+    if len(labs) == 1:
+        return labs[0]
+    if len(labs) > 1 and spec_mod.DEFAULT_LAB not in labs:
+        raise InputError("--name", "", f"{len(labs)} labs are running ({', '.join(labs[:6])}): choose one with --name")
+    return spec_mod.DEFAULT_LAB
 
 
 def _add_output(p: argparse.ArgumentParser, choices=("table", "json")) -> None:
@@ -715,6 +719,9 @@ def main(argv: list[str] | None = None) -> int:
         sys.stderr.write(f"{PROG}: {'terminated' if isinstance(exc, Terminated) else 'interrupted'}\n")
         return EXIT_INTERRUPTED
     except BrokenPipeError:
+        return EXIT_FAILED
+    except PermissionError as exc:
+        sys.stderr.write(f"{PROG}: permission denied ({exc.filename or exc}): podnet needs root (run it with sudo)\n")
         return EXIT_FAILED
     except Exception as exc:  # a bug: say so in one line; -v shows the traceback
         if args.verbose:

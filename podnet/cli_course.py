@@ -15,7 +15,7 @@ import json
 import os
 import sys
 
-from podnet import graph, quiz, spec as spec_mod, state as state_store
+from podnet import graph, quiz, state as state_store
 from podnet.errors import EXIT_OK, InputError, PodnetError
 from podnet.naming import check_lab_name
 
@@ -41,11 +41,10 @@ def add_parsers(subparsers) -> None:
 
 
 def _lab_name(given: str | None) -> str:
-    """``--name``, or the one lab on the machine, or the default name."""
-    if given is not None:
-        return check_lab_name(given)
-    labs = state_store.list_labs()
-    return labs[0] if len(labs) == 1 else spec_mod.DEFAULT_LAB
+    """``--name``, or the one lab on the machine, or the default name (as the other commands)."""
+    from podnet.cli import _lab_name as choose
+
+    return choose(given)
 
 
 # -- quiz ---------------------------------------------------------------------------------------

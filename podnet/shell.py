@@ -73,9 +73,13 @@ class PodnetCLI(CLI):
         return stop
 
     def do_sync(self, _line):
-        """Run the route controller now: re-add missing host-gw routes, drop stale ones.
+        """Run the route controller and kube-proxy now: re-add missing host-gw routes, drop
+           stale ones, rewrite every node's Service rules (what was deleted by hand comes back).
            Usage: sync"""
         self.reconcile_routes()
+        for result in self.lab.sync_services():
+            output(f"*** kube-proxy: {result.node}: {result.chains} chains, {result.rules} rules written"
+                   + (f", {result.jumps_added} missing jumps restored" if result.jumps_added else "") + "\n")
 
     def reconcile_routes(self) -> None:
         self.last_route_check = time.monotonic()

@@ -26,7 +26,9 @@ def evaluate(runner, check, state, lab) -> tuple[str, str]:
     if handler is None:
         raise InputError("check type", check.type, "not implemented")
     if check.type not in ("answer", "pcap", "lab") and state is None:
-        raise NotRunning(f"lab {runner.lab.lab_name} is not running (podnet lab start {runner.lab.id})")
+        # a lab with `topology: null` is brought up by the student, so `lab start` alone is no cure
+        hint = f"podnet lab start {runner.lab.id}" if runner.lab.topology is not None else "bring it up as its README says"
+        raise NotRunning(f"lab {runner.lab.lab_name} is not running ({hint})")
     return handler(runner, check.params, state, lab)
 
 
@@ -307,9 +309,11 @@ def check_routes(runner, params, state, lab):
     routes = {r["dst"]: r.get("gateway") for r in _json.loads(proc.stdout or "[]")}
     problems = []
     for item in _expect(params).get("present", []):
-        dst = str(resolve(state, item))
+        dst, _, gateway = str(resolve(state, item)).partition(" via ")
         if dst not in routes:
             problems.append(f"no route to {dst}")
+        elif gateway and routes[dst] != gateway:
+            problems.append(f"{dst} goes via {routes[dst]}, not {gateway}")
     return _verdict(problems, f"{node}: " + ", ".join(f"{d} via {g}" if g else d for d, g in routes.items()))
 
 

@@ -162,10 +162,13 @@ class LabRunner:
         if self.lab.topology is not None:
             self._up(self.lab.topology)
             done.append(f"lab {self.lab.lab_name} is up")
-        for step in self.lab.start:
-            done.append(self._step(step))
-            if progress:
-                progress(len(done), len(self.lab.start) + 1)
+        try:
+            for step in self.lab.start:
+                done.append(self._step(step))
+                if progress:
+                    progress(len(done), len(self.lab.start) + 1)
+        finally:
+            self.give_to_student()
         return done
 
     def stop(self) -> bool:
@@ -184,7 +187,23 @@ class LabRunner:
         return self.start(progress)
 
     def apply_solution(self) -> list[str]:
-        return [self._step(step) for step in self.lab.solution]
+        try:
+            return [self._step(step) for step in self.lab.solution]
+        finally:
+            self.give_to_student()
+
+    def give_to_student(self) -> None:
+        """Run with sudo, the work files belong to the student who ran it, so they can edit
+        answers.yaml and open captures without sudo."""
+        uid, gid = os.environ.get("SUDO_UID"), os.environ.get("SUDO_GID")
+        if not uid or not gid or not uid.isdigit() or not gid.isdigit() or not os.path.isdir(self.work):
+            return
+        for root, dirs, files in os.walk(self.work):
+            for name in [root] + [os.path.join(root, f) for f in files]:
+                try:
+                    os.chown(name, int(uid), int(gid), follow_symlinks=False)
+                except OSError:
+                    pass
 
     def _up(self, topology: dict, path_hint: str | None = None) -> None:
         data = dict(topology)

@@ -215,7 +215,8 @@ def all_ok(data: dict, count: int) -> list[dict]:
     answers = data["answers"]
     assert len(answers) == count, data
     bad = [a for a in answers if a["status"] != "ok"]
-    assert not bad, f"{len(bad)} of {count} requests failed: {bad[:3]}\nlookup: {data['lookup']}"
+    assert not bad, (f"{data['source']} -> {data['target']}:{data['port']}/{data['protocol']}: {len(bad)} of {count} "
+                     f"requests failed: {bad[:3]}\nlookup: {data['lookup']}")
     assert data["ok"] is True and data["_exit"] == 0, data
     return answers
 
