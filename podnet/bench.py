@@ -231,8 +231,48 @@ def measure_switch(lab: controller.Lab) -> dict[str, Any]:
     return {"to_vxlan_s": to_vxlan, "to_hostgw_s": time.perf_counter() - started}
 
 
+def measure_services(lab: controller.Lab, count: int) -> dict[str, Any]:
+    """kube-proxy at scale: a Deployment (one replica per node, at least 3) behind ``count``
+    ClusterIP Services; time to apply them (validation, allocation, every node's
+    iptables-restore), a steady-state re-sync of all nodes, one endpoint churn (a Pod deleted
+    and replaced, rules rewritten everywhere), and real TCP requests through a ClusterIP."""
+    from podnet.workloads.client import Client
+    from podnet.workloads.manifests import parse_documents
+
+    replicas = max(3, len(lab.state.nodes))
+    docs: list[dict] = [{
+        "apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "bench-web"},
+        "spec": {"replicas": replicas, "selector": {"matchLabels": {"app": "bench-web"}},
+                 "template": {"metadata": {"labels": {"app": "bench-web"}},
+                              "spec": {"containers": [{"name": "echo", "ports": [{"containerPort": 8080}]}]}}}}]
+    docs += [{"apiVersion": "v1", "kind": "Service", "metadata": {"name": f"bench-svc-{i}"},
+              "spec": {"selector": {"app": "bench-web"}, "ports": [{"port": 80, "targetPort": 8080}]}}
+             for i in range(count)]
+    objects = parse_documents(docs, "bench")
+    started = time.perf_counter()
+    lab.apply(objects)
+    apply_s = time.perf_counter() - started
+    started = time.perf_counter()
+    lab.sync_services()
+    sync_s = time.perf_counter() - started
+    victim = sorted(p.name for p in lab.state.pods.values() if p.owner == "default/bench-web")[0]
+    started = time.perf_counter()
+    lab.delete("pod", [victim], "default")
+    churn_s = time.perf_counter() - started
+    client = next(p for p in lab.state.pods.values() if p.phase == RUNNING and p.namespace == "default")
+    requests = 200
+    started = time.perf_counter()
+    exchange = Client(lab).exchange(client.name, f"{lab.state.name}-{client.name}", client.namespace,
+                                    lab.state.services["default/bench-svc-0"].cluster_ip, 80, "tcp", requests, 64, 2.0)
+    request_s = time.perf_counter() - started
+    ok = sum(1 for a in exchange.answers if a.status == "ok")
+    return {"services": count, "svc_apply_s": apply_s, "svc_sync_s": sync_s, "svc_churn_s": churn_s,
+            "svc_requests": requests, "svc_requests_ok": ok, "svc_request_ms": request_s / requests * 1000,
+            "svc_backends": len({a.pod for a in exchange.answers if a.pod})}
+
+
 def measure_once(spec: ClusterSpec, progress: Progress | None = None, with_matrix: bool = False,
-                 with_switch: bool = False) -> dict[str, Any]:
+                 with_switch: bool = False, services: int = 0) -> dict[str, Any]:
     """One up/ready/down cycle of ``spec``; everything made is torn down, whatever happens."""
     label = size_label(len(spec.nodes), len(spec.pods) // max(len(spec.nodes), 1))
     say = progress or (lambda _text: None)
@@ -259,6 +299,11 @@ def measure_once(spec: ClusterSpec, progress: Progress | None = None, with_matri
         if with_switch:
             probes.update(measure_switch(lab))
             say(f"bench {label}: routing host-gw -> vxlan {probes['to_vxlan_s']:.3f} s, back {probes['to_hostgw_s']:.3f} s")
+        if services:
+            probes.update(measure_services(lab, services))
+            say(f"bench {label}: {services} Services: apply {probes['svc_apply_s']:.3f} s, re-sync "
+                f"{probes['svc_sync_s']:.3f} s, endpoint churn {probes['svc_churn_s']:.3f} s, "
+                f"{probes['svc_requests_ok']}/{probes['svc_requests']} requests at {probes['svc_request_ms']:.2f} ms")
         if "matrix_pairs" in probes:
             say(f"bench {label}: matrix {probes['matrix_pairs']} pairs x UDP+TCP: cold {probes['matrix_cold_s']:.3f} s, "
                 f"warm {probes['matrix_warm_s']:.3f} s, {probes['matrix_failed']} failed")
@@ -322,6 +367,14 @@ def summarize(nodes: int, per_node: int, cni: str, samples: list[dict[str, Any]]
             "matrix_warm_s": min(s["matrix_warm_s"] for s in samples)} if "matrix_pairs" in samples[0] else {}),
         **({"to_vxlan_s": min(s["to_vxlan_s"] for s in samples),
             "to_hostgw_s": min(s["to_hostgw_s"] for s in samples)} if "to_vxlan_s" in samples[0] else {}),
+        **({"services": samples[0]["services"],
+            "svc_apply_s": min(s["svc_apply_s"] for s in samples),
+            "svc_sync_s": min(s["svc_sync_s"] for s in samples),
+            "svc_churn_s": min(s["svc_churn_s"] for s in samples),
+            "svc_requests": samples[0]["svc_requests"],
+            "svc_requests_ok": min(s["svc_requests_ok"] for s in samples),
+            "svc_request_ms": min(s["svc_request_ms"] for s in samples),
+            "svc_backends": min(s["svc_backends"] for s in samples)} if "services" in samples[0] else {}),
     }
 
 
@@ -334,6 +387,7 @@ def run(
     lab: str = BENCH_LAB,
     with_matrix: bool = False,
     with_switch: bool = False,
+    services: int = 0,
 ) -> list[dict]:
     """Measure every size ``repeat`` times; one row per size (see :func:`summarize`).
 
@@ -350,7 +404,7 @@ def run(
     for nodes, per_node, spec in specs:
         samples = []
         for _ in range(repeat):
-            sample = measure_once(spec, progress, with_matrix, with_switch)
+            sample = measure_once(spec, progress, with_matrix, with_switch, services)
             samples.append(sample)
             if sample["leftovers"] or sample["state_left"]:
                 break
@@ -390,6 +444,12 @@ def format_table(rows: Iterable[dict[str, Any]]) -> str:
         columns += ["to vxlan s", "to host-gw s"]
         for line, row in zip(lines, rows):
             line += [f"{row['to_vxlan_s']:.3f}", f"{row['to_hostgw_s']:.3f}"]
+    if rows and all("services" in row for row in rows):
+        columns += ["services", "apply s", "re-sync s", "churn s", "ms/request"]
+        for line, row in zip(lines, rows):
+            line += [str(row["services"]), f"{row['svc_apply_s']:.3f}", f"{row['svc_sync_s']:.3f}",
+                     f"{row['svc_churn_s']:.3f}", f"{row['svc_request_ms']:.2f}"
+                     + ("" if row["svc_requests_ok"] == row["svc_requests"] else f" ({row['svc_requests_ok']} ok)")]
     if rows and all("matrix_pairs" in row for row in rows):
         columns += list(MATRIX_COLUMNS)
         for line, row in zip(lines, rows):
@@ -456,6 +516,8 @@ def main(argv: list[str] | None = None) -> int:
                         help="also time the reachability matrix (every Pod pair, UDP and TCP, sources verified)")
     parser.add_argument("--switch-routing", action="store_true",
                         help="also time switching the running lab host-gw -> vxlan -> host-gw")
+    parser.add_argument("--services", default="0",
+                        help="also time N ClusterIP Services through kube-proxy's rules (apply, re-sync, churn, requests)")
     parser.add_argument("-o", "--output", default="table", choices=("table", "json"))
     argv = list(sys.argv[1:] if argv is None else argv)
     if argv[:1] == ["--"]:
@@ -465,6 +527,9 @@ def main(argv: list[str] | None = None) -> int:
         sizes = parse_sizes(args.sizes)
         cni = check_cni(args.cni)
         repeat = parse_repeat(args.repeat)
+        from podnet.addressing import parse_int
+
+        services = parse_int("services", args.services, 0, 5000)
         for nodes, per_node in sizes:
             size_spec(nodes, per_node, cni)  # every size is valid before anything is made
     except InputError as exc:
@@ -473,7 +538,7 @@ def main(argv: list[str] | None = None) -> int:
     previous = _interrupt_on_termination()
     try:
         rows = run(sizes, cni, repeat, progress=_stderr_progress, with_matrix=args.matrix,
-                   with_switch=args.switch_routing)
+                   with_switch=args.switch_routing, services=services)
     except KeyboardInterrupt:
         _teardown_if_ours(BENCH_LAB)
         left = leftover_namespaces(BENCH_LAB)

@@ -405,7 +405,7 @@ def cmd_exec(args) -> int:
     path = os.path.join("/run/netns", netns_name(state.name, target))
     sys.stdout.flush()
     resolv = os.path.join(state_store.LabPaths(state.name).root, "dns", f"resolv.{state.pods[target].namespace}.conf") \
-        if target in state.pods and state.spec.cluster_dns else None
+        if target in state.pods else None
     if resolv and os.path.exists(resolv) and os.path.exists("/etc/resolv.conf"):
         # Like the kubelet's resolv.conf for the Pod: bind-mounted in a private mount namespace
         # for this command only. The paths and the command are arguments, never shell text.

@@ -74,6 +74,8 @@ def _get_pods(state: LabState, output: str, names: list[str], namespace: str | N
         if name not in objects:
             raise InputError("pod", name, f'pods "{name}" not found in namespace {namespace or "any"}')
     selected = [objects[n] for n in names] if names else list(objects.values())
+    if namespace is None:
+        selected.sort(key=lambda p: p.namespace)  # stable: each namespace keeps its own order
     if output == "json":
         items = [views.pod_json(state, p) for p in selected]
         return json.dumps(items[0] if len(names) == 1 else views.as_list(items), indent=2)

@@ -277,6 +277,9 @@ class Lab:
         return result
 
     def _converge(self, new: LabState, result: workload_apply.ApplyResult, progress: Progress) -> None:
+        from podnet.services.kube_proxy import clear_udp_conntrack, udp_targets
+
+        old_endpoints, old_cluster_ips = udp_targets(self.state)
         for pod in result.removed_pods:
             self.remove_pod(pod)
         self.state.pods, self.state.deployments, self.state.services = new.pods, new.deployments, new.services
@@ -291,6 +294,11 @@ class Lab:
         if self.state.static_arp:
             self.sync_neighbours(only_add=True)
         self.sync_services()
+        new_endpoints, new_cluster_ips = udp_targets(self.state)
+        gone_endpoints, gone_cluster_ips = old_endpoints - new_endpoints, old_cluster_ips - new_cluster_ips
+        if gone_endpoints or gone_cluster_ips:
+            for node in self.state.nodes.values():
+                clear_udp_conntrack(self.worker, netns_name(lab, node.name), gone_endpoints, gone_cluster_ips)
         self.save()
 
     def remove_pod(self, pod) -> None:

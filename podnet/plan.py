@@ -105,4 +105,4 @@ def schedule(state: LabState) -> None:
         target = min(fitting, key=lambda n: (load[n.name], n.index))
         pod.node = target.name
         load[target.name] += 1
-        add_event(pod.events, "Normal", "Scheduled", f"Successfully assigned default/{pod.name} to {target.name}", "default-scheduler")
+        add_event(pod.events, "Normal", "Scheduled", f"Successfully assigned {pod.namespace}/{pod.name} to {target.name}", "default-scheduler")

@@ -101,6 +101,8 @@ def endpoints_json(state: LabState, svc: ServiceState) -> dict[str, Any]:
     """The Endpoints object: one subset per port (kubectl shows them merged)."""
     subsets = []
     for port in svc.ports:
+        if not ready_endpoints(state, svc, port) and not not_ready(state, svc):
+            continue  # no address at all: the API leaves the subset out
         ready = ready_endpoints(state, svc, port)
         subset: dict[str, Any] = {
             "addresses": [{"ip": e.ip, "nodeName": e.node, "targetRef": {"kind": "Pod", "name": e.pod,

@@ -218,7 +218,11 @@ def build(state: LabState, source: str, target: Target, verdict) -> Trace:
         summary = f"{kind}: {source} -> {dst_text}: reached {verdict.receiver}; " + "; ".join(notes)
     else:
         summary = f"{kind}: {source} -> {dst_text}: {verdict.status.upper()}: {verdict.reason}"
-    return Trace(kind, EXPLAIN.get(kind, EXPLAIN["other"]), source, target, verdict.status, verdict.receiver,
+    explanation = EXPLAIN.get(kind, EXPLAIN["other"])
+    if kind == POD_TO_EXTERNAL and not state.spec.ip_masq_agent:
+        explanation = ("from a Pod to an address outside the cluster, in a lab without ip-masq-agent: the Pod IP "
+                       "leaves as it is, and nothing outside has a route back to it.")
+    return Trace(kind, explanation, source, target, verdict.status, verdict.receiver,
                  verdict.reason, hops, rewrites, summary)
 
 

@@ -55,7 +55,7 @@ class PodnetNet(Mininet):
                 host = PodHost(pod.name, netns_name(lab, pod.name))
                 host.sandbox_id = pod.sandbox_id
                 resolv = os.path.join(RUN_DIR, lab, "dns", f"resolv.{pod.namespace}.conf")
-                if self.state.spec.cluster_dns and os.path.exists(resolv) and os.path.exists("/etc/resolv.conf"):
+                if os.path.exists(resolv) and os.path.exists("/etc/resolv.conf"):
                     host.resolv_conf = resolv
                 kube = self.nameToNode[pod.node]
                 cidr = self.state.nodes[pod.node].pod_cidr

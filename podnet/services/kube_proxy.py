@@ -7,6 +7,9 @@ that are missing, and flush and delete (``-X``) per-Service chains that are no l
 Rules someone else added to the built-in chains are left alone, as on a real node; rules
 someone deleted from kube-proxy's chains come back on the next sync. ip-masq-agent's chain
 is handled the same way (or removed with its jump when the agent is off).
+Like kube-proxy, it also deletes the UDP conntrack entries of endpoints that went away (and
+of deleted UDP ClusterIPs): UDP has no connection to close, so without this a client that
+keeps its source port (a DNS resolver) would be sent to the dead Pod for as long as it talks.
 Deviation: it runs when podnet changes something or on ``podnet sync``, not every 30 s.
 """
 
@@ -26,6 +29,43 @@ class SyncResult:
     rules: int
     stale_deleted: int
     jumps_added: int
+
+
+def udp_targets(state) -> tuple[set[str], set[str]]:
+    """(endpoint IPs, ClusterIPs) of every UDP Service port: what stale entries point at."""
+    from podnet.workloads.endpoints import ready_endpoints
+
+    endpoints, cluster_ips = set(), set()
+    for service in state.services.values():
+        for port in service.ports:
+            if port.protocol == "UDP":
+                cluster_ips.add(service.cluster_ip)
+                endpoints |= {e.ip for e in ready_endpoints(state, service, port)}
+    return endpoints, cluster_ips
+
+
+def clear_udp_conntrack(worker, netns: str, endpoint_ips: set[str], cluster_ips: set[str]) -> int:
+    """Delete the UDP conntrack entries in ``netns`` whose reply comes from one of
+    ``endpoint_ips`` (a gone endpoint) or whose original destination is one of ``cluster_ips``
+    (a gone Service); returns how many went."""
+    if not endpoint_ips and not cluster_ips:
+        return 0
+    from pyroute2 import Conntrack
+    from pyroute2.netlink.nfnetlink.nfctsocket import NFCTAttrTuple
+
+    ct = worker.run_in(netns, Conntrack)
+    deleted = 0
+    try:
+        for entry in list(ct.dump_entries(tuple_orig=NFCTAttrTuple(proto=17))):
+            if entry.tuple_reply.saddr in endpoint_ips or entry.tuple_orig.daddr in cluster_ips:
+                try:
+                    ct.entry("del", tuple_orig=entry.tuple_orig)
+                    deleted += 1
+                except Exception:  # noqa: BLE001 - already expired: nothing to delete
+                    pass
+    finally:
+        ct.close()
+    return deleted
 
 
 def sync_node(node: str, netns: str, rules: Ruleset, masq_rules: list[str] | None) -> SyncResult:

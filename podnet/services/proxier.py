@@ -154,6 +154,11 @@ def _render_port(state: LabState, service: ServiceState, port: ServicePortState,
                            f"-j DNAT --to-destination {endpoint.address}")
 
 
+def _jump(chain: str, rule: str) -> str:
+    """kube-proxy puts its jumps first in the built-in chains (-I); ip-masq-agent appends its own."""
+    return f"-A {chain} {rule}" if rule.endswith("-j IP-MASQ-AGENT") else f"-I {chain} 1 {rule}"
+
+
 def restore_text(rules: Ruleset, stale_chains: dict[str, set[str]], missing_jumps: list[tuple[str, str, str]],
                  extra_nat_chains: list[str] = (), extra_nat_rules: list[str] = ()) -> str:
     """Input for ``iptables-restore --noflush``: declaring a chain flushes it, so the whole
@@ -163,14 +168,14 @@ def restore_text(rules: Ruleset, stale_chains: dict[str, set[str]], missing_jump
     nat_chains = list(dict.fromkeys(list(rules.nat_chains) + list(extra_nat_chains)))
     stale_nat = sorted(stale_chains.get("nat", set()) - set(nat_chains))
     out += [f":{c} - [0:0]" for c in nat_chains + stale_nat]
-    out += [f"-A {chain} {rule}" for table, chain, rule in missing_jumps if table == "nat"]
+    out += [_jump(chain, rule) for table, chain, rule in missing_jumps if table == "nat"]
     out += list(rules.nat_rules) + list(extra_nat_rules)
     out += [f"-X {c}" for c in stale_nat]
     out.append("COMMIT")
     out.append("*filter")
     stale_filter = sorted(stale_chains.get("filter", set()) - set(rules.filter_chains))
     out += [f":{c} - [0:0]" for c in list(rules.filter_chains) + stale_filter]
-    out += [f"-A {chain} {rule}" for table, chain, rule in missing_jumps if table == "filter"]
+    out += [_jump(chain, rule) for table, chain, rule in missing_jumps if table == "filter"]
     out += list(rules.filter_rules)
     out += [f"-X {c}" for c in stale_filter]
     out.append("COMMIT")

@@ -217,6 +217,8 @@ class Client:
         except socket.timeout:
             return Answer(seq, "timeout", detail=f"no answer within {timeout:g}s")
         except OSError as exc:
+            if exc.errno == 1:  # EPERM: a REJECT rule in this namespace's own OUTPUT chain
+                return Answer(seq, "refused", detail="rejected here by a firewall rule (EPERM)")
             return Answer(seq, "unreachable" if exc.errno in (101, 113) else "error", detail=exc.strerror or str(exc))
         finally:
             sock.close()

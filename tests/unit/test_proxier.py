@@ -383,12 +383,12 @@ def test_restore_text_declares_and_deletes_stale_chains_and_adds_missing_jumps()
     # stale chains are deleted after every rule, a wanted chain never is
     assert nat[-2:] == ["-X KUBE-SEP-OLDOLDOLDOLDOLD2", "-X KUBE-SVC-OLDOLDOLDOLDOLD1"]
     assert f"-X {rules.nat_chains[4]}" not in nat
-    assert ("-A PREROUTING -m comment --comment \"kubernetes service portals\" -j KUBE-SERVICES") in nat
+    assert ("-I PREROUTING 1 -m comment --comment \"kubernetes service portals\" -j KUBE-SERVICES") in nat
     assert "-A IP-MASQ-AGENT -j MASQUERADE" in nat
     assert all(rule in nat for rule in rules.nat_rules)
     assert nat.index("-A IP-MASQ-AGENT -j MASQUERADE") > nat.index(rules.nat_rules[-1])
     assert ":KUBE-OLD-FILTER - [0:0]" in filt and filt[-1] == "-X KUBE-OLD-FILTER"
-    assert ('-A INPUT -m conntrack --ctstate NEW -m comment --comment "kubernetes externally-visible service '
+    assert ('-I INPUT 1 -m conntrack --ctstate NEW -m comment --comment "kubernetes externally-visible service '
             'portals" -j KUBE-EXTERNAL-SERVICES') in filt
     assert all(rule in filt for rule in rules.filter_rules)
     assert not any("PREROUTING" in line for line in filt) and not any("INPUT" in line for line in nat)
