@@ -391,9 +391,13 @@ class Lab:
             return []
         rules = proxier.render(self.state)
         masq_rules = masq.rules(self.state.spec.cluster_cidr) if self.state.spec.ip_masq_agent else None
-        results = []
-        for node in self.state.nodes.values():
-            results.append(sync_node(node.name, netns_name(self.state.name, node.name), rules, masq_rules))
+        # every node's kube-proxy works on its own: run the iptables-save/restore pairs side by side
+        from concurrent.futures import ThreadPoolExecutor
+
+        nodes = list(self.state.nodes.values())
+        with ThreadPoolExecutor(max_workers=min(4, max(len(nodes), 1))) as pool:
+            results = list(pool.map(
+                lambda node: sync_node(node.name, netns_name(self.state.name, node.name), rules, masq_rules), nodes))
         self.write_dns()
         return results
 

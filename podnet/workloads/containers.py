@@ -63,6 +63,9 @@ def wait_ready(started: list[Started], timeout: float = READY_TIMEOUT) -> None:
     not (its log says why)."""
     pending = {s.ready_fd: s for s in started}
     deadline = time.monotonic() + timeout
+    poller = select.poll()  # not select(): a big lab holds more than 1024 descriptors
+    for fd in pending:
+        poller.register(fd, select.POLLIN | select.POLLHUP)
     try:
         while pending:
             left = deadline - time.monotonic()
@@ -70,8 +73,9 @@ def wait_ready(started: list[Started], timeout: float = READY_TIMEOUT) -> None:
                 late = next(iter(pending.values()))
                 raise KernelError(f"the container of {late.what} did not start serving within {timeout:g}s "
                                   "(see podnet logs)")
-            ready, _, _ = select.select(list(pending), [], [], left)
+            ready = [fd for fd, _event in poller.poll(int(left * 1000) + 1)]
             for fd in ready:
+                poller.unregister(fd)
                 item = pending.pop(fd)
                 if os.read(fd, 1) != b"1":
                     item.proc.wait(timeout=2)
