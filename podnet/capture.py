@@ -59,6 +59,12 @@ def open_output(path: str):
         raise InputError("output file", path, "already exists (podnet never overwrites; pick another name)") from None
     except OSError as exc:
         raise InputError("output file", path, f"cannot be created: {exc.strerror}") from None
+    uid, gid = os.environ.get("SUDO_UID", ""), os.environ.get("SUDO_GID", "")
+    if uid.isdigit() and gid.isdigit():
+        try:
+            os.fchown(fd, int(uid), int(gid))  # run with sudo: the capture belongs to who asked for it
+        except OSError:
+            pass
     return os.fdopen(fd, "wb")
 
 
