@@ -211,7 +211,7 @@ def cmd_connect(args, lab_name, progress) -> int:
 
             rows = [[a.seq, a.status, a.pod or "-", a.pod_ip or "-", a.node or "-", a.client or "-",
                      a.received if a.received is not None else "-", a.ms if a.ms is not None else "-",
-                     a.detail] for a in exchange.answers]
+                     a.detail or "-"] for a in exchange.answers]
             print(table(["#", "RESULT", "ANSWERED BY", "POD IP", "NODE", "CLIENT SEEN AS", "BYTES", "MS", "DETAIL"], rows))
             backends = data["backends"]
             if backends:

@@ -63,7 +63,7 @@ run trace --name demo client web:80
 run trace --name demo external node-2:30080
 run trace --name demo client internet:80
 echo "-- kube-proxy's rules on node-1, as iptables-save shows them:"
-"$podnet" exec --name demo node-1 -- iptables-save -t nat | grep -E '^-A KUBE-(SVC|SEP)' | grep 'default/web:http' | head -6
+"$podnet" exec --name demo node-1 -- iptables-save -t nat | grep 'default/web:http' | grep -E '^-A KUBE-(SERVICES|SVC|SEP)' | head -9
 echo "-- Pod IPs are not stable: delete a backend; its replacement has a new name and IP, the ClusterIP stays"
 first=$("$podnet" get endpoints web -o json --name demo | "$repo/.venv/bin/python" -c 'import json,sys; print(json.load(sys.stdin)["subsets"][0]["addresses"][0]["targetRef"]["name"])')
 run delete --name demo pod "$first"
