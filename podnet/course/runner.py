@@ -157,7 +157,10 @@ class LabRunner:
         if self.running():
             raise InputError("lab", self.lab.id, f"is already started (lab {self.lab.lab_name}); "
                              f"'podnet lab reset {self.lab.id}' starts it again from scratch")
-        os.makedirs(self.work, exist_ok=True)
+        try:
+            os.makedirs(self.work, exist_ok=True)  # before anything exists: a bad --work changes nothing
+        except OSError as exc:
+            raise InputError("work", self.work, f"cannot be created: {exc.strerror}") from None
         done = []
         if self.lab.topology is not None:
             self._up(self.lab.topology)
