@@ -98,6 +98,8 @@ def _get_service_kinds(state: LabState, kind: str, output: str, names: list[str]
         to_json = {"services": sv.service_json, "endpoints": sv.endpoints_json, "deployments": sv.deployment_json}[kind]
         items = [to_json(state, o) for o in selected]
         return json.dumps(items[0] if len(names) == 1 else views.as_list(items), indent=2)
+    if not selected:
+        return "No resources found" + (f" in {namespace} namespace." if namespace else ".")
     if kind == "services":
         return sv.services_table(state, selected, output == "wide", every)
     if kind == "endpoints":
@@ -153,11 +155,30 @@ def describe_json(state: LabState, kind_word: str, name: str, namespace: str = "
 
 def parse_get_args(words: list[str]) -> tuple[str, str, list[str]]:
     """``get`` words as kubectl takes them: KIND [NAME...] [-o wide|json]."""
+    kind, output, names, _namespace = parse_get_words(words)
+    return kind, output, names
+
+
+def parse_get_words(words: list[str]) -> tuple[str, str, list[str], str | None]:
+    """Like :func:`parse_get_args`, plus ``-n NAMESPACE`` and ``-A`` (namespace None: all)."""
+    from podnet.naming import check_dns1123_label
+
     output = "table"
+    namespace: str | None = "default"
     rest = []
     i = 0
     while i < len(words):
         word = words[i]
+        if word in ("-A", "--all-namespaces"):
+            namespace = None
+            i += 1
+            continue
+        if word in ("-n", "--namespace"):
+            if i + 1 >= len(words):
+                raise InputError("namespace", "", "give one after -n, e.g. -n kube-system")
+            namespace = check_dns1123_label("namespace", words[i + 1])
+            i += 2
+            continue
         if word in ("-o", "--output"):
             if i + 1 >= len(words):
                 raise InputError("output", "", "use -o wide or -o json")
@@ -175,4 +196,4 @@ def parse_get_args(words: list[str]) -> tuple[str, str, list[str]]:
         raise InputError("resource type", "", "use get nodes or get pods")
     if output not in OUTPUTS:
         raise InputError("output", output, "use wide or json")
-    return rest[0], output, rest[1:]
+    return rest[0], output, rest[1:], namespace

@@ -64,10 +64,32 @@ class Lab:
 
     @classmethod
     def open(cls, name: str) -> "Lab":
-        return cls(state_store.load(name), state_store.LabPaths(name))
+        lab = cls(state_store.load(name), state_store.LabPaths(name))
+        lab._seen = lab._state_stamp()
+        return lab
 
     def save(self) -> None:
         state_store.save(self.paths, self.state)
+        self._seen = self._state_stamp()
+
+    def _state_stamp(self) -> int | None:
+        try:
+            return os.stat(self.paths.state_file).st_mtime_ns
+        except OSError:
+            return None
+
+    def refresh_if_changed(self) -> bool:
+        """Another podnet command (apply, delete, cni install) saved the lab since this
+        process last read or wrote it: load that state in place (the kubelet and the Mininet
+        network keep their reference). Returns whether anything was loaded."""
+        stamp = self._state_stamp()
+        if stamp is None or stamp == getattr(self, "_seen", None):
+            return False
+        fresh = state_store.load(self.state.name)
+        for item in dataclasses.fields(LabState):
+            setattr(self.state, item.name, getattr(fresh, item.name))
+        self._seen = stamp
+        return True
 
     def close(self) -> None:
         self.sockets.close()

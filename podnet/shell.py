@@ -24,6 +24,7 @@ from podnet.routing import vxlan
 from podnet.views import routing_mode
 from podnet.cluster.network import PodnetNet
 from podnet.errors import PodnetError
+from podnet.state import LabLock
 
 
 # flannel's host-gw backend checks its routes on this period (routeCheckRetries loop).
@@ -47,6 +48,8 @@ class PodnetCLI(CLI):
 
     def precmd(self, line):
         line = super().precmd(line)
+        if self.lab.refresh_if_changed():  # e.g. 'podnet apply' ran in another terminal
+            self.mn.refresh()
         if not self.interactive and line.strip() and line.strip() != "EOF":
             output(f"podnet> {line.strip()}\n")
         return line
@@ -77,7 +80,10 @@ class PodnetCLI(CLI):
            stale ones, rewrite every node's Service rules (what was deleted by hand comes back).
            Usage: sync"""
         self.reconcile_routes()
-        for result in self.lab.sync_services():
+        with LabLock(self.lab.paths):
+            self.lab.refresh_if_changed()
+            results = self.lab.sync_services()
+        for result in results:
             output(f"*** kube-proxy: {result.node}: {result.chains} chains, {result.rules} rules written"
                    + (f", {result.jumps_added} missing jumps restored" if result.jumps_added else "") + "\n")
 
@@ -95,10 +101,10 @@ class PodnetCLI(CLI):
     # -- kubectl-style commands --------------------------------------------------------------
 
     def do_get(self, line):
-        """Show nodes or Pods as kubectl does.
-           Usage: get nodes|pods [NAME...] [-o wide|json]"""
-        kind, out, names = commands.parse_get_args(shlex.split(line))
-        output(commands.get(self.lab.state, kind, out, names) + "\n")
+        """Show nodes, Pods, Services, Endpoints or Deployments as kubectl does.
+           Usage: get nodes|pods|svc|ep|deploy [NAME...] [-n NAMESPACE|-A] [-o wide|json]"""
+        kind, out, names, namespace = commands.parse_get_words(shlex.split(line))
+        output(commands.get(self.lab.state, kind, out, names, namespace) + "\n")
 
     def do_describe(self, line):
         """Show one node or Pod with its conditions and events.
@@ -116,7 +122,9 @@ class PodnetCLI(CLI):
         if len(words) != 2 or words[0] != "install":
             self._fail(line, "usage: cni install bridge|ptp|builtin")
             return
-        self.lab.install_cni(words[1])
+        with LabLock(self.lab.paths):
+            self.lab.refresh_if_changed()
+            self.lab.install_cni(words[1])
         self.mn.refresh()
         output(commands.get(self.lab.state, "pods", "wide") + "\n")
 
@@ -127,7 +135,9 @@ class PodnetCLI(CLI):
         if len(words) != 1:
             self._fail(line, "usage: routing host-gw|vxlan")
             return
-        counts = self.lab.switch_routing(words[0])
+        with LabLock(self.lab.paths):
+            self.lab.refresh_if_changed()
+            counts = self.lab.switch_routing(words[0])
         output(f"routing is now {words[0]}: {counts['routesRemoved']} routes removed, {counts['routesAdded']} added, "
                f"{counts['interfaces']} interfaces re-sized\n")
 
