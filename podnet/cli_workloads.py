@@ -135,6 +135,8 @@ def cmd_delete(args, lab_name, progress) -> int:
         objects = _read_manifests(args.filename)
     elif not args.kind or not args.names:
         raise InputError("delete", args.kind or "", "give KIND NAME... (e.g. delete pod web-1) or -f FILE")
+    for name in args.names:
+        check_dns1123_label("name", name)
     lab = _open(lab_name(args.name))
     try:
         with state_store.LabLock(lab.paths):

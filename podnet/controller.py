@@ -299,6 +299,16 @@ class Lab:
         return result
 
     def _converge(self, new: LabState, result: workload_apply.ApplyResult, progress: Progress) -> None:
+        """Make the kernel follow a new state. Ctrl-C and termination wait until it is done
+        (a second or two for a big Deployment): a sandbox half made, or a lease taken but not
+        recorded, would outlive an interrupted command."""
+        block_stop_signals()
+        try:
+            self._converge_now(new, result, progress)
+        finally:
+            unblock_stop_signals()
+
+    def _converge_now(self, new: LabState, result: workload_apply.ApplyResult, progress: Progress) -> None:
         from podnet.services.kube_proxy import clear_udp_conntrack, udp_targets
 
         old_endpoints, old_cluster_ips = udp_targets(self.state)

@@ -91,7 +91,7 @@ def resolve_target(state: LabState, text: str, protocol: str | None) -> Target:
         host, raw_port = text, ""
     port = None
     if raw_port:
-        if not raw_port.isdigit() or not 1 <= int(raw_port) <= 65535:
+        if not (raw_port.isascii() and raw_port.isdigit()) or not 1 <= int(raw_port) <= 65535:
             raise InputError("port", raw_port, "must be a number from 1 to 65535")
         port = int(raw_port)
     service = _find_service(state, host) or next(
@@ -180,7 +180,7 @@ def annotate(state: LabState, target: Target, sightings: list) -> tuple[list[Hop
             if now_dst != old_dst:
                 hop.rewrite.append(f"DNAT {old_dst} -> {now_dst} by {_dnat_rule(state, target, s.dst, s.dport)}")
             if now_src != old_src:
-                hop.rewrite.append(f"SNAT {old_src} -> {now_src} by {_snat_rule(state, target, s)}")
+                hop.rewrite.append(f"SNAT {old_src} -> {now_src} by {_snat_rule(state, target, s, old_src)}")
             for text in hop.rewrite:
                 rewrites.append(f"at {s.name} (seen {s.direction} on {s.iface}): {text}")
         before = (now_src, now_dst)
@@ -197,9 +197,19 @@ def _dnat_rule(state: LabState, target: Target, address: str, port: int | None) 
     return "a DNAT rule that is not kube-proxy's"
 
 
-def _snat_rule(state: LabState, target: Target, sighting) -> str:
+def _snat_rule(state: LabState, target: Target, sighting, old_src: str = "") -> str:
+    source_ip = old_src.split(":")[0]
+    kube_proxy = "kube-proxy (KUBE-MARK-MASQ, then KUBE-POSTROUTING MASQUERADE to the outgoing interface's address)"
     if target.service:
-        return "kube-proxy (KUBE-MARK-MASQ, then KUBE-POSTROUTING MASQUERADE to the outgoing interface's address)"
+        # kube-proxy marks only NodePort traffic, sources outside the cluster CIDR, and hairpin
+        try:
+            outside = IPv4Address(source_ip) not in state.spec.cluster_cidr
+        except ValueError:
+            outside = False
+        if target.via == "nodePort" or outside or source_ip == sighting.dst:
+            return kube_proxy
+        return ("a MASQUERADE/SNAT rule that is not kube-proxy's: kube-proxy keeps a Pod's own address "
+                "towards a ClusterIP (this breaks the no-NAT rule)")
     address = IPv4Address(target.address)
     private = any(address in IPv4Network(c) for c in masq.non_masquerade_cidrs(state.spec.cluster_cidr))
     if state.spec.ip_masq_agent and not private:

@@ -130,7 +130,7 @@ class LabRunner:
     def __init__(self, lab: LabDef, base_work: str, podnet_argv: list[str] | None = None):
         self.lab = lab
         self.work = work_dir(base_work, lab)
-        self.podnet = podnet_argv or [sys.executable, "-m", "podnet"]
+        self.podnet = podnet_argv or [sys.executable, "-I", "-m", "podnet"]  # -I: nothing from the cwd is imported
 
     # state
     def running(self) -> bool:
@@ -161,6 +161,8 @@ class LabRunner:
             os.makedirs(self.work, exist_ok=True)  # before anything exists: a bad --work changes nothing
         except OSError as exc:
             raise InputError("work", self.work, f"cannot be created: {exc.strerror}") from None
+        if os.path.islink(self.work):
+            raise InputError("work", self.work, "is a symlink: podnet writes only into a real directory")
         done = []
         if self.lab.topology is not None:
             self._up(self.lab.topology)
@@ -212,8 +214,7 @@ class LabRunner:
         data = dict(topology)
         data["name"] = self.lab.lab_name
         path = os.path.join(self.work, ".topology.yaml")
-        with open(path, "w", encoding="utf-8") as handle:
-            yaml.safe_dump(data, handle, sort_keys=False)
+        write_file(path, yaml.safe_dump(data, sort_keys=False).encode())
         spec = spec_mod.spec_from_sources(path, {})
         lab = controller.up(spec, detached=True)
         lab.close()
@@ -251,7 +252,8 @@ class LabRunner:
             source, target = (value, os.path.basename(value)) if isinstance(value, str) else (value["from"], value["to"])
             destination = os.path.join(self.work, os.path.basename(target))
             os.makedirs(self.work, exist_ok=True)
-            shutil.copyfile(lab_dir_file(self.lab, source), destination)
+            with open(lab_dir_file(self.lab, source), "rb") as handle:
+                write_file(destination, handle.read())
             return f"copied {source} to {destination}"
         if action == "exec":
             return self._exec(state, value)
@@ -265,14 +267,12 @@ class LabRunner:
             # a template with several accepted values ({new-pod-ips:}) answers with the first
             answers.update({k: (v[0] if v else None) if isinstance(v, list) else v for k, v in resolved.items()})
             os.makedirs(self.work, exist_ok=True)
-            with open(os.path.join(self.work, ANSWERS), "w", encoding="utf-8") as handle:
-                yaml.safe_dump(answers, handle, sort_keys=False)
+            write_file(os.path.join(self.work, ANSWERS), yaml.safe_dump(answers, sort_keys=False).encode())
             return f"wrote {len(value)} answer(s) to {os.path.join(self.work, ANSWERS)}"
         if action == "record":
             deployment = value["deployment"]
             pods = {p.name: p.ip for p in (state.pods.values() if state else []) if p.owner == f"default/{deployment}"}
-            with open(os.path.join(self.work, RECORD), "w", encoding="utf-8") as handle:
-                json.dump({"deployment": deployment, "pods": pods}, handle)
+            write_file(os.path.join(self.work, RECORD), json.dumps({"deployment": deployment, "pods": pods}).encode())
             return f"recorded {len(pods)} Pod(s) of {deployment}"
         if action == "capture":
             return self._capture(state, value)
@@ -296,8 +296,8 @@ class LabRunner:
 
     def _capture(self, state: LabState | None, value: dict) -> str:
         output = os.path.join(self.work, os.path.basename(value["file"]))
-        if os.path.exists(output):
-            os.unlink(output)
+        if os.path.lexists(output):
+            os.unlink(output)  # removes a planted link itself; capture then creates with O_EXCL|O_NOFOLLOW
         argv = self.podnet + ["capture", "--name", self.lab.lab_name, str(resolve(state, value["target"])),
                               "-c", str(value.get("count", 4)), "--duration", str(value.get("duration", 6)),
                               "-w", output]
@@ -341,6 +341,25 @@ class LabRunner:
         except InputError as exc:
             status, evidence = ERROR, f"the check could not run: {exc}"
         return CheckResult(check.name, check.type, status, evidence)
+
+
+def write_file(path: str, data: bytes) -> None:
+    """Replace ``path`` with ``data`` without ever following a symlink planted there: a new
+    file (O_EXCL, O_NOFOLLOW) beside it, renamed over it (a rename replaces a link, not its
+    target)."""
+    directory = os.path.dirname(path)
+    if os.path.islink(directory):
+        raise InputError("work", directory, "is a symlink: podnet writes only into a real directory")
+    tmp = os.path.join(directory, f".{os.path.basename(path)}.{os.getpid()}.tmp")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC, 0o644)
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(data)
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.lexists(tmp):
+            os.unlink(tmp)
+        raise
 
 
 def load_answers(work: str) -> dict:

@@ -185,7 +185,10 @@ def _apply_service(state: LabState, obj: ServiceObject, result: ApplyResult) -> 
     for index, port in enumerate(obj.ports):
         node_port = None
         if obj.type == "NodePort":
-            if port.node_port is not None:
+            own = [p.node_port for p in ports if p.node_port]  # one Service may use a port for TCP and UDP
+            if port.node_port is not None and port.node_port in own:
+                node_port = port.node_port
+            elif port.node_port is not None:
                 node_port = allocator.check_requested_node_port(obj.name, index, port.node_port, taken_ports)
             else:
                 kept = [p.node_port for p in (current.ports if current else [])

@@ -250,11 +250,14 @@ def check_target(target: str, port: int | None) -> tuple[str, int]:
     if not sep:
         host, raw_port = target, None
     if raw_port is not None:
-        if not raw_port.isdigit() or not 1 <= int(raw_port) <= 65535:
+        if not (raw_port.isascii() and raw_port.isdigit()) or not 1 <= int(raw_port) <= 65535:
             raise InputError("port", raw_port, "must be a number from 1 to 65535")
         port = int(raw_port)
     if port is None:
         raise InputError("target", target, "give a port: HOST:PORT or --port")
-    if not host or len(host) > 253 or not all(c.isalnum() or c in "-." for c in host):
-        raise InputError("target", host, "must be an IPv4 address, a node or Pod name, or a DNS name")
+    labels = host.rstrip(".").split(".")
+    if (not host or len(host) > 253 or not host.isascii() or not all(c.isalnum() or c in "-." for c in host)
+            or any(not 1 <= len(label) <= 63 for label in labels)):
+        raise InputError("target", host, "must be an IPv4 address, a node or Pod name, or a DNS name "
+                         "(ASCII letters, digits, '-' and '.', labels of 1 to 63 characters)")
     return host, port

@@ -44,11 +44,12 @@ def start(lab_root: str, ns: str, name: str, server_args: list[str]) -> Started:
     os.makedirs(os.path.join(lab_root, "logs"), mode=0o700, exist_ok=True)
     log_fd = os.open(log_path(lab_root, name), os.O_WRONLY | os.O_CREAT | os.O_APPEND | os.O_NOFOLLOW, 0o600)
     read_end, write_end = os.pipe()
-    argv = ["nsenter", f"--net={netns.netns_path(ns)}", "--", sys.executable, "-m", "podnet.workloads.server",
+    # -I and cwd "/": a module in the caller's directory must never shadow the server's imports
+    argv = ["nsenter", f"--net={netns.netns_path(ns)}", "--", sys.executable, "-I", "-m", "podnet.workloads.server",
             *server_args, "--ready-fd", str(write_end)]
     try:
         proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=log_fd, stderr=log_fd, pass_fds=(write_end,),
-                                start_new_session=True, close_fds=True)
+                                start_new_session=True, close_fds=True, cwd="/")
     except OSError as exc:
         os.close(read_end)
         raise KernelError(f"could not start the container of {name} in {ns}: {exc}") from None

@@ -401,7 +401,7 @@ def _service(name: str, namespace: str, spec: dict) -> ServiceObject:
             low, high = NODE_PORT_RANGE
             node_port = _int(kind, name, f"{path}.nodePort", node_port, low, high,
                              f"provided port is not in the valid range. The range of valid ports is {low}-{high}")
-            if any(p.node_port == node_port for p in ports):
+            if any(p.node_port == node_port and p.protocol == protocol for p in ports):
                 raise InvalidObject(kind, name, f"{path}.nodePort", node_port, "Duplicate value")
         ports.append(ServicePort(port_name or "", protocol, port, target, node_port))
     return ServiceObject(name, namespace, svc_type, selector, tuple(ports), cluster_ip, affinity, timeout)

@@ -254,14 +254,21 @@ def test_check_target():
     assert check_target("10.96.0.10:53", None) == ("10.96.0.10", 53)
 
 
+TAIL = " (ASCII letters, digits, '-' and '.', labels of 1 to 63 characters)"
+
+
 @pytest.mark.parametrize("target, port, message", [
     ("web", None, "invalid target: 'web': give a port: HOST:PORT or --port"),
     ("web:0", None, "invalid port: '0': must be a number from 1 to 65535"),
     ("web:http", None, "invalid port: 'http': must be a number from 1 to 65535"),
     ("web:70000", None, "invalid port: '70000': must be a number from 1 to 65535"),
-    (":80", None, "invalid target: '': must be an IPv4 address, a node or Pod name, or a DNS name"),
-    ("we b:80", None, "invalid target: 'we b': must be an IPv4 address, a node or Pod name, or a DNS name"),
-    ("web;rm:80", None, "invalid target: 'web;rm': must be an IPv4 address, a node or Pod name, or a DNS name"),
+    (":80", None, "invalid target: '': must be an IPv4 address, a node or Pod name, or a DNS name (ASCII letters, digits, '-' and '.', labels of 1 to 63 characters)"),
+    ("we b:80", None, "invalid target: 'we b': must be an IPv4 address, a node or Pod name, or a DNS name (ASCII letters, digits, '-' and '.', labels of 1 to 63 characters)"),
+    ("wéb:80", None, "invalid target: 'wéb': must be an IPv4 address, a node or Pod name, or a DNS name" + TAIL),
+    ("a" * 64 + ".example:80", None, f"invalid target: '{'a' * 64}.example': must be an IPv4 address, a node or Pod name, "
+     "or a DNS name" + TAIL),
+    ("web:١٢", None, "invalid port: '١٢': must be a number from 1 to 65535"),
+    ("web;rm:80", None, "invalid target: 'web;rm': must be an IPv4 address, a node or Pod name, or a DNS name (ASCII letters, digits, '-' and '.', labels of 1 to 63 characters)"),
 ])
 def test_check_target_errors(target, port, message):
     with pytest.raises(InputError) as info:
