@@ -302,11 +302,8 @@ class Lab:
         """Make the kernel follow a new state. Ctrl-C and termination wait until it is done
         (a second or two for a big Deployment): a sandbox half made, or a lease taken but not
         recorded, would outlive an interrupted command."""
-        block_stop_signals()
-        try:
+        with held_stop_signals():
             self._converge_now(new, result, progress)
-        finally:
-            unblock_stop_signals()
 
     def _converge_now(self, new: LabState, result: workload_apply.ApplyResult, progress: Progress) -> None:
         from podnet.services.kube_proxy import clear_udp_conntrack, udp_targets
@@ -503,6 +500,29 @@ def block_stop_signals() -> None:
 
 def unblock_stop_signals() -> None:
     signal.pthread_sigmask(signal.SIG_UNBLOCK, _STOP_SIGNALS)
+
+
+class held_stop_signals:  # noqa: N801 - used as a context manager
+    """Ctrl-C and termination are noted, not acted on, until the block ends; then the first
+    one is raised again as if it had just arrived. (Masking alone is not enough: the kernel
+    would hand the signal to one of the lab's worker threads, and Python would still raise
+    it in the main thread at once.)"""
+
+    def __enter__(self) -> "held_stop_signals":
+        import threading
+
+        self.pending: list[int] = []
+        self.previous: dict = {}
+        if threading.current_thread() is threading.main_thread():
+            for sig in _STOP_SIGNALS:
+                self.previous[sig] = signal.signal(sig, lambda number, _frame: self.pending.append(number))
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        for sig, handler in self.previous.items():
+            signal.signal(sig, handler)
+        if self.pending:
+            signal.raise_signal(self.pending[0])
 
 
 @dataclass
