@@ -47,6 +47,17 @@ def parse_network(field: str, value: object) -> IPv4Network:
     return net
 
 
+def parse_seconds(field: str, value: object, most: float = 60) -> float:
+    """A duration from the command line: 0.1 s up to ``most``."""
+    try:
+        seconds = float(value)  # type: ignore[arg-type]
+    except (TypeError, ValueError):
+        raise InputError(field, value, f"must be a number of seconds from 0.1 to {most:g}") from None
+    if not 0.1 <= seconds <= most:
+        raise InputError(field, value, f"must be a number of seconds from 0.1 to {most:g}")
+    return seconds
+
+
 def parse_int(field: str, value: object, low: int, high: int) -> int:
     if isinstance(value, bool):
         raise InputError(field, value, f"must be a whole number from {low} to {high}")

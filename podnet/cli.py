@@ -16,6 +16,7 @@ import signal
 import sys
 import time
 
+from podnet.addressing import parse_seconds
 from podnet import cli_course, commands, controller, errors, spec as spec_mod, state as state_store
 from podnet.errors import EXIT_BAD_INPUT, EXIT_FAILED, EXIT_INTERRUPTED, EXIT_OK, InputError, PodnetError
 from podnet.model import RUNNING
@@ -444,7 +445,7 @@ def cmd_probe(args) -> int:
     from podnet.routing import neighbours
 
     name = _lab_name(args.name)
-    timeout = _parse_seconds("timeout", args.timeout)
+    timeout = parse_seconds("timeout", args.timeout)
     if args.all:
         if args.source or args.destination:
             raise InputError("probe", args.source, "--all takes no source or destination")
@@ -544,7 +545,7 @@ def cmd_capture(args) -> int:
 
     state = state_store.load(_lab_name(args.name))
     count = capture.check_count(args.count)
-    duration = _parse_seconds("duration", args.duration, 3600)
+    duration = parse_seconds("duration", args.duration, 3600)
     book = AddressBook(state)
     netns = book.netns_of(args.target)
     if netns is None:
@@ -618,16 +619,6 @@ def cmd_routing(args) -> int:
               f"({counts['routesRemoved']} routes removed, {counts['routesAdded']} added, "
               f"{counts['interfaces']} interfaces set to MTU {1450 if args.mode == 'vxlan' else 1500})")
     return EXIT_OK
-
-
-def _parse_seconds(field: str, value: str, most: float = 60) -> float:
-    try:
-        seconds = float(value)
-    except ValueError:
-        raise InputError(field, value, f"must be a number of seconds from 0.1 to {most:g}") from None
-    if not 0.1 <= seconds <= most:
-        raise InputError(field, value, f"must be a number of seconds from 0.1 to {most:g}")
-    return seconds
 
 
 def cmd_list(args) -> int:

@@ -17,7 +17,6 @@ import sys
 
 from podnet import graph, quiz, state as state_store
 from podnet.errors import EXIT_OK, InputError, PodnetError
-from podnet.naming import check_lab_name
 
 GRAPH_FORMATS = ("svg", "png", "mermaid", "dot")
 EXTENSIONS = {".svg": "svg", ".png": "png", ".mmd": "mermaid", ".mermaid": "mermaid", ".dot": "dot", ".gv": "dot"}

@@ -11,11 +11,10 @@ from __future__ import annotations
 
 import json
 import os
-import sys
 
 from podnet.course import labfile
 from podnet.course.runner import ERROR, FAIL, PASS, LabRunner
-from podnet.errors import EXIT_FAILED, EXIT_OK, InputError, PodnetError
+from podnet.errors import EXIT_FAILED, EXIT_OK, InputError
 from podnet.views import table
 
 DEFAULT_WORK = "podnet-labs"
@@ -31,8 +30,9 @@ def add_parsers(sub, add_output) -> None:
 
 
 def _needs_root() -> None:
-    if os.geteuid() != 0:
-        raise PodnetError("podnet needs root to work with network namespaces (run it with sudo)")
+    from podnet.cli import _require_root
+
+    _require_root()
 
 
 def _work(value: str) -> str:

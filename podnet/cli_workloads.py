@@ -9,14 +9,12 @@ line: prints, and returns exit codes (0 done, 1 a failed exchange or trace, 2 ba
 
 from __future__ import annotations
 
-import argparse
 import json
-import os
 import sys
 
 from podnet import controller, state as state_store
-from podnet.addressing import parse_int
-from podnet.errors import EXIT_FAILED, EXIT_OK, InputError, PodnetError
+from podnet.addressing import parse_int, parse_seconds
+from podnet.errors import EXIT_FAILED, EXIT_OK, InputError
 from podnet.model import RUNNING
 from podnet.naming import check_dns1123_label
 
@@ -66,16 +64,6 @@ def add_parsers(sub, add_lab, add_output) -> None:
     add_output(sync)
 
 
-def _seconds(field: str, value: str, most: float = 60) -> float:
-    try:
-        seconds = float(value)
-    except ValueError:
-        raise InputError(field, value, f"must be a number of seconds from 0.1 to {most:g}") from None
-    if not 0.1 <= seconds <= most:
-        raise InputError(field, value, f"must be a number of seconds from 0.1 to {most:g}")
-    return seconds
-
-
 def _read_manifests(paths: list[str]):
     from podnet.workloads.manifests import parse_text, read_file
 
@@ -91,8 +79,9 @@ def _read_manifests(paths: list[str]):
 
 
 def _open(name: str) -> controller.Lab:
-    if os.geteuid() != 0:
-        raise PodnetError("podnet needs root to work with network namespaces (run it with sudo)")
+    from podnet.cli import _require_root
+
+    _require_root()
     return controller.Lab.open(name)
 
 
@@ -190,7 +179,7 @@ def cmd_connect(args, lab_name, progress) -> int:
         raise InputError("protocol", args.protocol, "use tcp or udp")
     count = parse_int("count", args.count, 1, 1000)
     size = parse_int("size", args.size, 2, 60000)
-    timeout = _seconds("timeout", args.timeout, 30)
+    timeout = parse_seconds("timeout", args.timeout, 30)
     lab = _open(lab_name(args.name))
     try:
         ns, namespace = _source(lab, args.source)
@@ -228,7 +217,7 @@ def cmd_trace(args, lab_name, progress) -> int:
     protocol = args.protocol
     if protocol is not None and protocol not in ("tcp", "udp", "icmp"):
         raise InputError("protocol", protocol, "use tcp, udp or icmp")
-    timeout = _seconds("timeout", args.timeout)
+    timeout = parse_seconds("timeout", args.timeout)
     lab = _open(lab_name(args.name))
     try:
         result = trace_mod.run(lab, args.source, args.destination, protocol, timeout)

@@ -9,12 +9,11 @@ the NAT rules found in the hosts' own netfilter tables.
 
 from __future__ import annotations
 
-import subprocess
 from dataclasses import dataclass, field
 from typing import Any
 
-from podnet import controller, spec as spec_mod
-from podnet.netns import netns_path
+from podnet import controller, iptables, spec as spec_mod
+from podnet.errors import KernelError
 from podnet.probes.runner import ProbeSession
 from podnet.probes.verdict import Verdict, summary
 
@@ -79,15 +78,11 @@ def measure(lab, model: str) -> Side:
 def count_nat_rules(lab, node: str) -> int | None:
     """Rules that rewrite addresses (DNAT, SNAT, MASQUERADE) in a node's own nat table;
     None when the table could not be read (a failed measurement is not a zero)."""
-    ns = controller.netns_name(lab.state.name, node)
     try:
-        proc = subprocess.run(["nsenter", f"--net={netns_path(ns)}", "--", "iptables-save", "-t", "nat"],
-                              capture_output=True, text=True, timeout=30)
-    except (OSError, subprocess.TimeoutExpired):
+        text = iptables.save(controller.netns_name(lab.state.name, node), "nat")
+    except KernelError:
         return None
-    if proc.returncode != 0:
-        return None
-    return sum(1 for line in proc.stdout.splitlines()
+    return sum(1 for line in text.splitlines()
                if line.startswith("-A") and any(f"-j {t}" in line for t in ("DNAT", "SNAT", "MASQUERADE"))
                and not line.split()[1].startswith(SERVICE_CHAINS))
 

@@ -366,8 +366,7 @@ class Lab:
 
     def start_containers(self) -> list[str]:
         """Start the container of every Running Pod that should serve and does not."""
-        started = []
-        self.write_dns()
+        started = []  # CoreDNS's records follow in sync_services, which every caller runs next
         for pod in self.state.pods.values():
             if pod.phase != RUNNING or containers.alive(pod.server_pid, pod.server_start):
                 continue

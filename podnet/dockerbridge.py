@@ -11,23 +11,20 @@ userland proxy and no DOCKER-USER/isolation filter chains; rules are applied wit
 
 from __future__ import annotations
 
-import subprocess
 import time
 from ipaddress import IPv4Interface, IPv4Network
 
-from podnet import netlink
+from podnet import iptables, netlink
 from podnet.cni.builtin import BuiltinBridge
 from podnet.cni.runtime import Sandbox
 from podnet.errors import CniError, KernelError
 from podnet.model import RUNNING, LabState, add_event
 from podnet.naming import netns_name, new_sandbox_id
-from podnet.netns import netns_path
 
 DOCKER_SUBNET = IPv4Network("172.17.0.0/16")
 DOCKER_BRIDGE = "docker0"
 CONTAINER_PORT = 80
 FIRST_HOST_PORT = 8080
-IPTABLES_TIMEOUT = 30
 
 
 def published_ports(state: LabState) -> None:
@@ -60,21 +57,6 @@ def render_rules(state: LabState, host: str) -> str:
                          f"-j DNAT --to-destination {pod.ip}:{port}")
     lines.append("COMMIT")
     return "\n".join(lines) + "\n"
-
-
-def apply_rules(netns: str, rules: str) -> None:
-    """Load ``rules`` atomically with iptables-restore inside ``netns`` (its own nftables)."""
-    try:
-        proc = subprocess.run(
-            ["nsenter", f"--net={netns_path(netns)}", "--", "iptables-restore", "-w", "5"],
-            input=rules.encode(), capture_output=True, timeout=IPTABLES_TIMEOUT,
-        )
-    except subprocess.TimeoutExpired:
-        raise KernelError(f"iptables-restore timed out in {netns}") from None
-    except FileNotFoundError:
-        raise KernelError("iptables-restore is not installed (scripts/install.sh installs it)") from None
-    if proc.returncode != 0:
-        raise KernelError(f"iptables-restore failed in {netns}: {proc.stderr.decode(errors='replace').strip()}")
 
 
 def build(lab, progress=None) -> None:
@@ -111,4 +93,4 @@ def build(lab, progress=None) -> None:
             if progress:
                 progress(done, len(pods))
         netlink.write_sysctl(lab.worker, host_ns, "net.ipv4.ip_forward", "1")
-        apply_rules(host_ns, render_rules(state, node.name))
+        iptables.restore(host_ns, render_rules(state, node.name), noflush=False)

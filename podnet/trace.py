@@ -157,10 +157,14 @@ def classify(state: LabState, source: str, target: Target) -> str:
         return POD_TO_POD if src_kind == "pod" else "node-to-Pod" if src_kind == "node" else "other"
     if target.address in node_ips:
         return "Pod-to-node" if src_kind == "pod" else "node-to-node" if src_kind == "node" else "other"
-    private = any(address in IPv4Network(c) for c in masq.non_masquerade_cidrs(state.spec.cluster_cidr))
-    if src_kind == "pod" and not private:
+    if src_kind == "pod" and _masqueraded(state, address):
         return POD_TO_EXTERNAL
     return "other"
+
+
+def _masqueraded(state: LabState, address: IPv4Address) -> bool:
+    """Outside ip-masq-agent's non-masquerade CIDRs: where Pod egress gets the node's address."""
+    return not any(address in IPv4Network(c) for c in masq.non_masquerade_cidrs(state.spec.cluster_cidr))
 
 
 def _endpoint(address: str, port: int | None) -> str:
@@ -210,9 +214,7 @@ def _snat_rule(state: LabState, target: Target, sighting, old_src: str = "") -> 
             return kube_proxy
         return ("a MASQUERADE/SNAT rule that is not kube-proxy's: kube-proxy keeps a Pod's own address "
                 "towards a ClusterIP (this breaks the no-NAT rule)")
-    address = IPv4Address(target.address)
-    private = any(address in IPv4Network(c) for c in masq.non_masquerade_cidrs(state.spec.cluster_cidr))
-    if state.spec.ip_masq_agent and not private:
+    if state.spec.ip_masq_agent and _masqueraded(state, IPv4Address(target.address)):
         return "ip-masq-agent (IP-MASQ-AGENT MASQUERADE: the destination is outside the non-masquerade CIDRs)"
     return "a MASQUERADE/SNAT rule that is neither kube-proxy's nor ip-masq-agent's (this breaks the no-NAT rule)"
 

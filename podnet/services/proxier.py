@@ -110,7 +110,6 @@ def _render_port(state: LabState, service: ServiceState, port: ServicePortState,
                  rules: Ruleset, service_rules: list[str], chain_rules: list[str], nodeport_rules: list[str]) -> None:
     label = port_label(service, port)
     proto = port.protocol.lower()
-    match = f"-p {proto} -m {proto}"
     endpoints = ready_endpoints(state, service, port)
     ip = f"{service.cluster_ip}/32"
     if not endpoints:

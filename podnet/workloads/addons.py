@@ -41,8 +41,7 @@ def resolv_conf(state: LabState, namespace: str) -> str:
     # without the add-on the kubelet still points Pods at the cluster DNS address; nothing
     # answers there, so fail fast instead of waiting out the resolver's default retries
     fast = "" if state.spec.cluster_dns else " timeout:1 attempts:1"
-    return (f"search {namespace}.svc.{CLUSTER_DOMAIN} svc.{CLUSTER_DOMAIN} {CLUSTER_DOMAIN}\n"
-            f"nameserver {server}\noptions ndots:5{fast}\n")
+    return f"search {' '.join(search_path(namespace))}\nnameserver {server}\noptions ndots:5{fast}\n"
 
 
 def search_path(namespace: str) -> list[str]:

@@ -173,22 +173,23 @@ class Client:
         for seq in range(1, count + 1):
             payload = _payload(seq, size)
             started = time.perf_counter()
-            if protocol == "tcp":
-                answer = self._tcp(source_ns, lookup.address, port, payload, timeout, seq)
-            else:
-                answer = self._udp(source_ns, lookup.address, port, payload, timeout, seq)
+            answer = self._request(source_ns, protocol, lookup.address, port, payload, timeout, seq)
             if answer.status == "ok":
                 answer.ms = round((time.perf_counter() - started) * 1000, 2)
                 answer.echoed = answer.received == len(payload)
             result.answers.append(answer)
         return result
 
-    def _tcp(self, ns: str, address: str, port: int, payload: bytes, timeout: float, seq: int) -> Answer:
-        sock = self._socket(ns, socket.SOCK_STREAM)
+    def _request(self, ns: str, protocol: str, address: str, port: int, payload: bytes, timeout: float,
+                 seq: int) -> Answer:
+        """One request and its answer: a TCP connection read to its end, or one datagram."""
+        sock = self._socket(ns, socket.SOCK_STREAM if protocol == "tcp" else socket.SOCK_DGRAM)
         try:
             sock.settimeout(timeout)
             sock.connect((address, port))
             sock.sendall(payload)
+            if protocol != "tcp":
+                return _parse(seq, sock.recv(65536))
             data = b""
             while True:
                 chunk = sock.recv(65536)
@@ -197,23 +198,8 @@ class Client:
                 data += chunk
             return _parse(seq, data)
         except ConnectionRefusedError:
-            return Answer(seq, "refused", detail="connection refused (nothing listens, or a REJECT rule)")
-        except socket.timeout:
-            return Answer(seq, "timeout", detail=f"no answer within {timeout:g}s")
-        except OSError as exc:
-            return Answer(seq, "unreachable" if exc.errno in (101, 113) else "error", detail=exc.strerror or str(exc))
-        finally:
-            sock.close()
-
-    def _udp(self, ns: str, address: str, port: int, payload: bytes, timeout: float, seq: int) -> Answer:
-        sock = self._socket(ns, socket.SOCK_DGRAM)
-        try:
-            sock.settimeout(timeout)
-            sock.connect((address, port))
-            sock.send(payload)
-            return _parse(seq, sock.recv(65536))
-        except ConnectionRefusedError:
-            return Answer(seq, "refused", detail="ICMP port unreachable (nothing listens, or a REJECT rule)")
+            why = "connection refused" if protocol == "tcp" else "ICMP port unreachable"
+            return Answer(seq, "refused", detail=f"{why} (nothing listens, or a REJECT rule)")
         except socket.timeout:
             return Answer(seq, "timeout", detail=f"no answer within {timeout:g}s")
         except OSError as exc:

@@ -882,3 +882,39 @@ def finish_podnet_capture(proc: subprocess.Popen) -> subprocess.CompletedProcess
         proc.kill()
         out, err = proc.communicate(timeout=15)
     return subprocess.CompletedProcess(proc.args, proc.returncode, out, err)
+
+
+# -- Services (issue 4): connect and trace as the tests use them -----------------------------------
+
+def connect(lab: Lab, source: str, target: str, *args: str, expect: int | None = None) -> dict:
+    """``podnet connect SOURCE TARGET ARGS -o json``, parsed; ``_exit`` holds the exit code."""
+    result = podnet("connect", "--name", lab.name, source, target, *args, "-o", "json", timeout=CMD_TIMEOUT)
+    if expect is not None:
+        assert result.returncode == expect, explain(result)
+    try:
+        data = json.loads(result.stdout)
+    except ValueError:
+        raise AssertionError("connect printed no JSON\n" + explain(result)) from None
+    data["_exit"] = result.returncode
+    return data
+
+
+def all_ok(data: dict, count: int) -> list[dict]:
+    answers = data["answers"]
+    assert len(answers) == count, data
+    bad = [a for a in answers if a["status"] != "ok"]
+    assert not bad, (f"{data['source']} -> {data['target']}:{data['port']}/{data['protocol']}: {len(bad)} of {count} "
+                     f"requests failed: {bad[:3]}\nlookup: {data['lookup']}")
+    assert data["ok"] is True and data["_exit"] == 0, data
+    return answers
+
+
+def client_ip(answer: dict) -> str:
+    return answer["client"].rsplit(":", 1)[0]
+
+
+def trace(lab: Lab, source: str, destination: str, *args: str, expect: int | None = 0) -> dict:
+    result = podnet("trace", "--name", lab.name, source, destination, *args, "-o", "json", timeout=CMD_TIMEOUT)
+    if expect is not None:
+        assert result.returncode == expect, explain(result)
+    return json.loads(result.stdout)

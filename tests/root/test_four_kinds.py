@@ -23,7 +23,7 @@ import time
 
 import pytest
 
-from .conftest import CMD_TIMEOUT, Lab, explain, pcap_records, podnet
+from .conftest import CMD_TIMEOUT, Lab, all_ok, client_ip, connect, explain, pcap_records, podnet, trace
 
 MANIFEST = """
 apiVersion: apps/v1
@@ -97,39 +97,6 @@ CLIENTS = {"pod-1-1": "node-1", "pod-2-1": "node-2", "pod-3-1": "node-3"}
 
 def lab_name() -> str:
     return f"kinds-{secrets.token_hex(3)}"
-
-
-def connect(lab: Lab, source: str, target: str, *args: str, expect: int | None = None) -> dict:
-    result = podnet("connect", "--name", lab.name, source, target, *args, "-o", "json", timeout=CMD_TIMEOUT)
-    if expect is not None:
-        assert result.returncode == expect, explain(result)
-    try:
-        data = json.loads(result.stdout)
-    except ValueError:
-        raise AssertionError("connect printed no JSON\n" + explain(result)) from None
-    data["_exit"] = result.returncode
-    return data
-
-
-def all_ok(data: dict, count: int) -> list[dict]:
-    answers = data["answers"]
-    assert len(answers) == count, data
-    bad = [a for a in answers if a["status"] != "ok"]
-    assert not bad, (f"{data['source']} -> {data['target']}:{data['port']}/{data['protocol']}: {len(bad)} of {count} "
-                     f"requests failed: {bad[:3]}\nlookup: {data['lookup']}")
-    assert data["ok"] is True and data["_exit"] == 0, data
-    return answers
-
-
-def client_ip(answer: dict) -> str:
-    return answer["client"].rsplit(":", 1)[0]
-
-
-def trace(lab: Lab, source: str, destination: str, *args: str, expect: int | None = 0) -> dict:
-    result = podnet("trace", "--name", lab.name, source, destination, *args, "-o", "json", timeout=CMD_TIMEOUT)
-    if expect is not None:
-        assert result.returncode == expect, explain(result)
-    return json.loads(result.stdout)
 
 
 def trace_text(lab: Lab, source: str, destination: str, *args: str) -> subprocess.CompletedProcess:
