@@ -10,5 +10,5 @@ setup(
     python_requires=">=3.10",
     install_requires=["pyroute2==0.7.12", "PyYAML>=5.4"],
     extras_require={"test": ["pytest>=7"], "probe": ["scapy==2.6.1"]},
-    entry_points={"console_scripts": ["podnet=podnet.cli:main"]},
+    entry_points={"console_scripts": ["podnet=podnet.cli.main:main"]},
 )

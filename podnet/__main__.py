@@ -1,5 +1,5 @@
 """Run the podnet command line: ``python -m podnet``."""
 
-from podnet.cli import main
+from podnet.cli.main import main
 
 raise SystemExit(main())

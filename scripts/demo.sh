@@ -39,7 +39,14 @@ tcpdump -n -v -r "$capture" 2>/dev/null | head -2
 echo "=> the source is pod-1-1's own IP $src_ip (no NAT), and the TTL is 62: two routed hops, the two nodes."
 
 step "4. One probe, every hop: where the packet went and what it looked like there"
-run probe --name demo pod-1-1 pod-3-2 -p udp --port 8081
+echo "(a server listens on TCP 8080 in pod-3-2, as a container would; the probe is a SYN to it)"
+"$podnet" exec --name demo pod-3-2 -- "$repo/.venv/bin/python" -c \
+    'import socket, time; s = socket.socket(); s.bind(("0.0.0.0", 8080)); s.listen(8); time.sleep(20)' &
+listener=$!
+sleep 0.5
+run probe --name demo pod-1-1 pod-3-2 -p tcp --port 8080
+kill "$listener" 2>/dev/null || true
+wait "$listener" 2>/dev/null || true
 
 step "5. The whole matrix, like Kubernetes' e2e checks: every Pod and node to every Pod, UDP and TCP"
 run probe --name demo --all
@@ -92,5 +99,6 @@ run get pods --name demo-slice
 
 step "12. Teardown leaves nothing behind"
 for lab in "${labs[@]}"; do run down --name "$lab"; done
-ip netns list | grep -c '^demo' || true
+left=$(ip netns list | grep -c '^demo' || true)
+echo "network namespaces of the demo left on this machine: $left"
 echo "demo finished"

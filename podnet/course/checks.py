@@ -13,12 +13,20 @@ from __future__ import annotations
 
 import os
 import re
+from ipaddress import IPv4Address, IPv4Network
 
-from podnet import iptables
-from podnet.course.runner import FAIL, PASS, NotRunning, load_answers, overlaps, resolve
-from podnet.errors import InputError, KernelError
-from podnet.model import RUNNING
-from podnet.naming import netns_name
+from podnet.core.addressbook import AddressBook
+from podnet.core.errors import InputError, KernelError
+from podnet.core.model import RUNNING
+from podnet.core.naming import netns_name
+from podnet.course.results import FAIL, PASS, NotRunning
+from podnet.course.templates import overlaps, resolve
+from podnet.course.workfiles import load_answers
+from podnet.kernel import iptables, netlink
+from podnet.probes import trace
+from podnet.probes.client import Client, check_target
+from podnet.probes.pcap import read_flows
+from podnet.probes.runner import ProbeSession
 
 
 def evaluate(runner, check, state, lab) -> tuple[str, str]:
@@ -75,8 +83,6 @@ def check_pods(runner, params, state, lab):
         if len(ips) != len(set(ips)) or len(ips) != len(pods):
             problems.append("Pod IPs are not all present and distinct")
     if expect.get("in_node_cidr"):
-        from ipaddress import IPv4Address, IPv4Network
-
         for p in pods:
             cidr = state.nodes[p.node].pod_cidr if p.node else None
             if not p.ip or not cidr or IPv4Address(p.ip) not in IPv4Network(cidr):
@@ -142,8 +148,6 @@ def check_replaced(runner, params, state, lab):
 # -- packets ------------------------------------------------------------------------------------
 
 def check_probe(runner, params, state, lab):
-    from podnet.probes.runner import ProbeSession
-
     expect = _expect(params)
     session = ProbeSession(lab)
     try:
@@ -172,9 +176,6 @@ def check_probe(runner, params, state, lab):
 
 
 def check_connect(runner, params, state, lab):
-    from podnet.addressbook import AddressBook
-    from podnet.workloads.client import Client, check_target
-
     expect = _expect(params)
     source = str(resolve(state, params["from"]))
     ns = AddressBook(state).netns_of(source)
@@ -223,8 +224,6 @@ def check_connect(runner, params, state, lab):
 
 
 def check_trace(runner, params, state, lab):
-    from podnet import trace
-
     expect = _expect(params)
     result = trace.run(lab, str(resolve(state, params["from"])), str(resolve(state, params["to"])),
                        params.get("protocol"), float(params.get("timeout", 1)))
@@ -246,9 +245,6 @@ def check_trace(runner, params, state, lab):
 
 
 def check_dns(runner, params, state, lab):
-    from podnet.addressbook import AddressBook
-    from podnet.workloads.client import Client
-
     expect = _expect(params)
     source = str(resolve(state, params["from"]))
     ns = AddressBook(state).netns_of(source)
@@ -289,8 +285,6 @@ def check_iptables(runner, params, state, lab):
 
 
 def check_sysctl(runner, params, state, lab):
-    from podnet import netlink
-
     node = str(resolve(state, params["node"]))
     value = netlink.read_sysctl(lab.worker, netns_name(state.name, node), params["key"]).strip()
     wanted = str(_expect(params).get("value"))
@@ -345,31 +339,17 @@ def check_pcap(runner, params, state, lab):
         return FAIL, f"no capture at {path}"
     if state is None:
         raise NotRunning(f"lab {runner.lab.lab_name} is not running: the capture is checked against it")
-    from scapy.utils import rdpcap
-    from scapy.layers.inet import IP, TCP, UDP
-
     try:
-        packets = rdpcap(path)
-    except Exception as exc:  # noqa: BLE001 - a file that is not a pcap
-        return FAIL, f"{path} is not a readable pcap: {exc}"
+        total, flows = read_flows(path)
+    except ValueError as exc:
+        return FAIL, str(exc)
     src = resolve(state, expect.get("src")) if expect.get("src") else None
     dst = resolve(state, expect.get("dst")) if expect.get("dst") else None
     dport = expect.get("dport")
-    matched = 0
-    seen = set()
-    for packet in packets:
-        if not packet.haslayer(IP):
-            continue
-        ip = packet[IP]
-        seen.add(f"{ip.src}->{ip.dst}")
-        if src and ip.src != src or dst and ip.dst != dst:
-            continue
-        if dport:
-            layer = packet[TCP] if packet.haslayer(TCP) else packet[UDP] if packet.haslayer(UDP) else None
-            if layer is None or layer.dport != int(dport):
-                continue
-        matched += 1
-    evidence = f"{len(packets)} packets in {os.path.basename(path)}, {matched} from {src or 'any'} to {dst or 'any'}" + (
+    seen = {f"{f.src}->{f.dst}" for f in flows}
+    matched = sum(1 for f in flows if (not src or f.src == src) and (not dst or f.dst == dst)
+                  and (not dport or f.dport == int(dport)))
+    evidence = f"{total} packets in {os.path.basename(path)}, {matched} from {src or 'any'} to {dst or 'any'}" + (
         f":{dport}" if dport else "")
     wanted = int(expect.get("min_packets", 1))
     if matched < wanted:

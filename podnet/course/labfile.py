@@ -18,7 +18,7 @@ from typing import Any
 
 import yaml
 
-from podnet.errors import InputError
+from podnet.core.errors import InputError
 
 LABS_DIR = os.environ.get("PODNET_LABS", os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(
     os.path.abspath(__file__)))), "labs"))

@@ -13,20 +13,16 @@ namespace worker thread, so one process probes every namespace without re-import
 
 from __future__ import annotations
 
-import os
 import secrets
 import select
 import socket
 import struct
 import time
 from dataclasses import dataclass
-from typing import Iterable
 
-from pyroute2.netlink.exceptions import NetlinkError
-
-from podnet import netns
-from podnet.addressbook import AddressBook
-from podnet.errors import InputError, KernelError
+from podnet.kernel import netlink, netns
+from podnet.core.addressbook import AddressBook
+from podnet.core.errors import InputError, KernelError
 from podnet.probes.verdict import INITIAL_TTL, ProbeSpec, Sighting, Verdict, judge
 
 ETH_P_ALL = 0x0003
@@ -98,7 +94,7 @@ class ProbeSession:
             sock = self.lab.worker.run_in(owner.netns, lambda: socket.socket(socket.AF_PACKET, socket.SOCK_RAW, socket.htons(ETH_P_ALL)))
             sock.setblocking(False)
             sock.setsockopt(socket.SOL_SOCKET, SO_TIMESTAMPNS, 1)  # kernel time of each frame: the path's order
-            local = {str(a.ip) for a in _addresses(self.lab.sockets(owner.netns))} | {"127.0.0.1"}
+            local = {str(a.ip) for a in netlink.ipv4_addresses(self.lab.sockets(owner.netns))} | {"127.0.0.1"}
             self._watches[owner.netns] = _Watch(owner.netns, owner.name, owner.kind, sock, local)
         return list(self._watches.values())
 
@@ -170,14 +166,9 @@ class ProbeSession:
 
     def _route_source(self, netns: str, dst_ip: str) -> str:
         try:
-            routes = self.lab.sockets(netns).route("get", dst=dst_ip)
-        except NetlinkError as exc:
-            raise _NoRoute(f"no route to {dst_ip} in {netns}: {os.strerror(exc.code)}") from None
-        for msg in routes:
-            prefsrc = msg.get_attr("RTA_PREFSRC")
-            if prefsrc:
-                return prefsrc
-        raise _NoRoute(f"no source address for {dst_ip} in {netns}")
+            return netlink.route_source(self.lab.sockets(netns), netns, dst_ip)
+        except KernelError as exc:
+            raise _NoRoute(str(exc)) from None
 
     def _build(self, spec: ProbeSpec, token: bytes):
         s = self.s
@@ -217,7 +208,9 @@ class ProbeSession:
                         reply, reply_stamp = item, stamp
                         # An answer came back: anything still to see is a hop or two away.
                         deadline = min(deadline, time.perf_counter() + 0.05)
-        ordered = sorted(sightings, key=lambda pair: pair[0])
+        # The kernel stamps a frame sent on a veth no earlier than its peer receives it, at times
+        # after: the sender's own departure is the path's first step, whatever its stamp says.
+        ordered = sorted(sightings, key=lambda pair: (not (pair[1].netns == src_ns and pair[1].direction == "out"), pair[0]))
         # Round trip from the kernel's own timestamps: the probe leaving, the answer arriving.
         sent = [stamp for stamp, item in ordered if item.netns == src_ns and item.direction == "out"]
         rtt = (reply_stamp - sent[0]) * 1000 if reply and sent and reply_stamp >= sent[0] > 0 else None
@@ -265,13 +258,6 @@ class ProbeSession:
 
 class _NoRoute(Exception):
     pass
-
-
-def _addresses(ipr) -> Iterable:
-    from ipaddress import IPv4Interface
-
-    for msg in ipr.get_addr(family=2):
-        yield IPv4Interface(f"{msg.get_attr('IFA_ADDRESS')}/{msg['prefixlen']}")
 
 
 def _drain(sock: socket.socket) -> None:

@@ -1,0 +1,112 @@
+"""The benchmark's rows: best of the repeats, and the table or JSON people read.
+
+Mirrors nothing in Kubernetes. Seconds are the best (minimum) of ``--repeat`` runs, memory the
+worst (maximum); Pods not Running show as R/N; the matrix, routing-switch and Services
+figures add columns when measured.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any, Iterable
+
+from podnet.cli.bench_measure import size_label
+
+COLUMNS = ("cluster", "pods", "cni", "up s", "pods/s", "down s", "mem MB", "rss MB", "leftovers")
+MATRIX_COLUMNS = ("matrix pairs", "cold s", "warm s", "us/pair")
+_LEFT_ALIGNED = {"cluster", "cni"}
+
+
+def summarize(nodes: int, per_node: int, cni: str, samples: list[dict[str, Any]]) -> dict[str, Any]:
+    """One row from ``repeat`` samples: best seconds, worst memory, worst counts."""
+    up_s = min(s["up_s"] for s in samples)
+    pods = samples[0]["pods"]
+    return {
+        "cluster": size_label(nodes, per_node),
+        "nodes": nodes,
+        "pods_per_node": per_node,
+        "pods": pods,
+        "running": min(s["running"] for s in samples),
+        "cni": cni,
+        "runs": len(samples),
+        "up_s": up_s,
+        "ready_s": up_s,  # up returns when every Pod has been synced
+        "pods_per_s": pods / up_s if up_s > 0 else 0.0,
+        "down_s": min(s["down_s"] for s in samples),
+        "close_s": min(s["close_s"] for s in samples),
+        "mem_mb": max(s["mem_mb"] for s in samples),
+        "rss_mb": max(s["rss_mb"] for s in samples),
+        "leftovers": max(s["leftovers"] for s in samples),
+        "leftover_names": sorted({n for s in samples for n in s["leftover_names"]}),
+        "state_left": any(s["state_left"] for s in samples),
+        "up_s_all": [s["up_s"] for s in samples],
+        "down_s_all": [s["down_s"] for s in samples],
+        **({"matrix_pairs": samples[0]["matrix_pairs"],
+            "matrix_failed": max(s["matrix_failed"] for s in samples),
+            "matrix_cold_s": min(s["matrix_cold_s"] for s in samples),
+            "matrix_warm_s": min(s["matrix_warm_s"] for s in samples)} if "matrix_pairs" in samples[0] else {}),
+        **({"to_vxlan_s": min(s["to_vxlan_s"] for s in samples),
+            "to_hostgw_s": min(s["to_hostgw_s"] for s in samples)} if "to_vxlan_s" in samples[0] else {}),
+        **({"services": samples[0]["services"],
+            "svc_apply_s": min(s["svc_apply_s"] for s in samples),
+            "svc_sync_s": min(s["svc_sync_s"] for s in samples),
+            "svc_churn_s": min(s["svc_churn_s"] for s in samples),
+            "svc_requests": samples[0]["svc_requests"],
+            "svc_requests_ok": min(s["svc_requests_ok"] for s in samples),
+            "svc_request_ms": min(s["svc_request_ms"] for s in samples),
+            "svc_backends": min(s["svc_backends"] for s in samples)} if "services" in samples[0] else {}),
+    }
+
+
+def _cells(row: dict[str, Any]) -> list[str]:
+    pods, running = row["pods"], row.get("running", row["pods"])
+    return [
+        str(row["cluster"]),
+        str(pods) if running == pods else f"{running}/{pods}",
+        str(row["cni"]),
+        f"{row['up_s']:.3f}",
+        f"{row['pods_per_s']:.0f}",
+        f"{row['down_s']:.3f}",
+        f"{row['mem_mb']:.1f}",
+        f"{row['rss_mb']:.1f}",
+        str(row["leftovers"]),
+    ]
+
+
+def format_table(rows: Iterable[dict[str, Any]]) -> str:
+    """An aligned plain-text table, one line per size; Pods not Running show as R/N. With
+    matrix figures, four columns more: pairs, cold and warm seconds, and µs per pair
+    (warm, UDP and TCP together)."""
+    rows = list(rows)
+    columns = list(COLUMNS)
+    lines = [_cells(row) for row in rows]
+    if rows and all("to_vxlan_s" in row for row in rows):
+        columns += ["to vxlan s", "to host-gw s"]
+        for line, row in zip(lines, rows):
+            line += [f"{row['to_vxlan_s']:.3f}", f"{row['to_hostgw_s']:.3f}"]
+    if rows and all("services" in row for row in rows):
+        columns += ["services", "apply s", "re-sync s", "churn s", "ms/request"]
+        for line, row in zip(lines, rows):
+            line += [str(row["services"]), f"{row['svc_apply_s']:.3f}", f"{row['svc_sync_s']:.3f}",
+                     f"{row['svc_churn_s']:.3f}", f"{row['svc_request_ms']:.2f}"
+                     + ("" if row["svc_requests_ok"] == row["svc_requests"] else f" ({row['svc_requests_ok']} ok)")]
+    if rows and all("matrix_pairs" in row for row in rows):
+        columns += list(MATRIX_COLUMNS)
+        for line, row in zip(lines, rows):
+            per_pair = row["matrix_warm_s"] / max(row["matrix_pairs"], 1) * 1e6
+            line += [str(row["matrix_pairs"]) + ("" if not row["matrix_failed"] else f" ({row['matrix_failed']} failed)"),
+                     f"{row['matrix_cold_s']:.3f}", f"{row['matrix_warm_s']:.3f}", f"{per_pair:.0f}"]
+    lines = [columns] + lines
+    widths = [max(len(line[i]) for line in lines) for i in range(len(columns))]
+    out = []
+    for line in lines:
+        cells = [
+            cell.ljust(width) if name in _LEFT_ALIGNED else cell.rjust(width)
+            for name, cell, width in zip(columns, line, widths)
+        ]
+        out.append("  ".join(cells).rstrip())
+    return "\n".join(out)
+
+
+def format_json(rows: Iterable[dict[str, Any]]) -> str:
+    return json.dumps(list(rows), indent=2)

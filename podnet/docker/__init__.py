@@ -1,0 +1,1 @@
+"""The single-host contrast: Docker's default bridge network on every machine."""

@@ -1,1 +1,0 @@
-"""Address management: node Pod CIDRs (controller side) and Pod IPs (CNI IPAM side)."""

@@ -1,0 +1,1 @@
+"""kube-proxy in iptables mode and ip-masq-agent: rendered as data, applied per node."""

@@ -1,0 +1,1 @@
+"""The policy agent's seat: NetworkPolicy enforcement (kube-router / Calico iptables mode)."""

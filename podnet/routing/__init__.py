@@ -1,1 +1,0 @@
-"""Routing backends: functions from cluster state to the routes each node should hold."""

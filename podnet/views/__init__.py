@@ -1,0 +1,1 @@
+"""What people read: kubectl-shaped tables and JSON, describe, the matrix grid, diagrams."""

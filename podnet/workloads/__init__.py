@@ -1,1 +1,0 @@
-"""Workloads: Kubernetes manifests, the controllers that turn them into Pods, and Endpoints."""

@@ -1,1 +1,0 @@
-"""Root integration tests: real namespaces, real CNI plugins, real packets (need root)."""

@@ -1,0 +1,1 @@
+"""Helpers shared by podnet's tests: processes, labs, packets, captures, host snapshots."""
