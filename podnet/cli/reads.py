@@ -24,9 +24,10 @@ from podnet.views import kubectl
 
 
 def add_parsers(sub) -> None:
-    get = sub.add_parser("get", help="list nodes or Pods like kubectl get")
+    get = sub.add_parser("get", help="list nodes, Pods, Services, ... like kubectl get")
     add_lab(get)
-    get.add_argument("kind", help="nodes, pods, services (svc), endpoints (ep) or deployments (deploy)")
+    get.add_argument("kind", help="nodes, pods, services (svc), endpoints (ep), deployments (deploy), "
+                     "networkpolicies (netpol) or namespaces (ns)")
     get.add_argument("names", nargs="*", help="only these objects")
     get.add_argument("-n", "--namespace", default="default", help="Kubernetes namespace (default: default)")
     get.add_argument("-A", "--all-namespaces", action="store_true", help="every namespace (kube-system too)")
@@ -34,7 +35,7 @@ def add_parsers(sub) -> None:
 
     describe = sub.add_parser("describe", help="show nodes, Pods, Services or Deployments with their events")
     add_lab(describe)
-    describe.add_argument("kind", help="node, pod, service or deployment (plural works too)")
+    describe.add_argument("kind", help="node, pod, service, deployment, networkpolicy or namespace (plural works too)")
     describe.add_argument("object", nargs="?", help="its name (default: every object of that kind)")
     describe.add_argument("-n", "--namespace", default="default", help="Kubernetes namespace (default: default)")
     add_output(describe)

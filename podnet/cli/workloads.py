@@ -1,7 +1,8 @@
-"""``podnet apply|delete|sync``: workloads and Services on a running lab, as kubectl changes them.
+"""``podnet apply|delete|label|sync``: a running lab's objects, as kubectl changes them.
 
-Mirrors ``kubectl apply -f`` and ``kubectl delete KIND NAME`` / ``-f`` (a Deployment replaces
-a deleted Pod under a new name and IP), and adds ``sync``: every component repairs drift now
+Mirrors ``kubectl apply -f``, ``kubectl delete KIND NAME`` / ``-f`` (a Deployment replaces a
+deleted Pod under a new name and IP) and ``kubectl label`` (what the labels select, Service
+endpoints and NetworkPolicies, follows at once), and adds ``sync``: every component repairs drift now
 (routes, containers, kube-proxy's rules), as their controllers would on their next pass.
 Exit codes: 0 done, 1 a problem during sync, 2 bad input (nothing changed).
 """
@@ -15,22 +16,34 @@ from podnet.cli.common import add_lab, add_output, lab_name, open_lab, stderr_pr
 from podnet.core.errors import EXIT_FAILED, EXIT_OK, InputError
 from podnet.core.model import RUNNING
 from podnet.core.naming import check_dns1123_label
+from podnet.k8s.workloads import labels
 from podnet.k8s.workloads.manifests import parse_text, read_file
 
 
 def add_parsers(sub) -> None:
-    apply = sub.add_parser("apply", help="create or update Pods, Deployments and Services from manifests")
+    apply = sub.add_parser("apply", help="create or update Namespaces, Pods, Deployments, Services and "
+                           "NetworkPolicies from manifests")
     add_lab(apply)
     apply.add_argument("-f", "--filename", action="append", required=True, help="YAML file (repeatable; - for stdin)")
     add_output(apply)
 
-    delete = sub.add_parser("delete", help="delete Pods, Deployments or Services (a Deployment replaces its Pods)")
+    delete = sub.add_parser("delete", help="delete Pods, Deployments, Services, NetworkPolicies or Namespaces "
+                            "(a Deployment replaces its Pods)")
     add_lab(delete)
-    delete.add_argument("kind", nargs="?", help="pod, deployment or service")
+    delete.add_argument("kind", nargs="?", help="pod, deployment, service, networkpolicy or namespace")
     delete.add_argument("names", nargs="*", help="object names")
     delete.add_argument("-f", "--filename", action="append", help="delete what this YAML file names")
     delete.add_argument("-n", "--namespace", default="default", help="Kubernetes namespace (default: default)")
     add_output(delete)
+
+    label = sub.add_parser("label", help="set or remove labels of a Pod or a Namespace, as kubectl label does")
+    add_lab(label)
+    label.add_argument("kind", help="pod or namespace (po, ns)")
+    label.add_argument("object", help="its name")
+    label.add_argument("changes", nargs="+", help="KEY=VALUE to set, KEY- to remove")
+    label.add_argument("--overwrite", action="store_true", help="allow changing a label that has a value")
+    label.add_argument("-n", "--namespace", default="default", help="Kubernetes namespace of a Pod (default: default)")
+    add_output(label)
 
     sync = sub.add_parser("sync", help="reconcile routes, containers and kube-proxy rules now (as the controllers would)")
     add_lab(sync)
@@ -97,6 +110,21 @@ def cmd_delete(args) -> int:
     return EXIT_OK
 
 
+def cmd_label(args) -> int:
+    check_dns1123_label("namespace", args.namespace)
+    sets, removes = labels.parse_changes(args.changes)
+    lab = open_lab(lab_name(args.name))
+    try:
+        with lab.lock():
+            lab.refresh_if_changed()
+            result = lab.label(args.kind, args.object, args.namespace, sets, removes, args.overwrite,
+                               stderr_progress(args.output))
+    finally:
+        lab.close()
+    _print_result(result, args.output, lab)
+    return EXIT_OK
+
+
 def cmd_sync(args) -> int:
     lab = open_lab(lab_name(args.name))
     try:
@@ -121,4 +149,4 @@ def cmd_sync(args) -> int:
     return EXIT_FAILED if routes.problems else EXIT_OK
 
 
-HANDLERS = {"apply": cmd_apply, "delete": cmd_delete, "sync": cmd_sync}
+HANDLERS = {"apply": cmd_apply, "delete": cmd_delete, "label": cmd_label, "sync": cmd_sync}

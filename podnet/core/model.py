@@ -7,6 +7,8 @@ conditions, taints) and Pod (``status.phase`` plus the ContainerCreating waiting
 Also Deployment (``spec.replicas``, the selector and the Pod template's labels and ports)
 and Service (``spec.clusterIP``, ``type``, ``ports`` with ``nodePort``, ``selector``,
 ``sessionAffinity``); Endpoints are derived from them, as the endpoints controller does.
+Namespaces (``v1 Namespace``, with labels) and NetworkPolicies (``networking.k8s.io/v1``)
+are stored as the API server stores them.
 Deviations: one Pod has one container; a Deployment owns its Pods directly (no ReplicaSet
 object, though Pod names carry a template hash as if there were one); Pod names are unique
 across Kubernetes namespaces in one lab (each Pod's network namespace is named after it);
@@ -165,6 +167,44 @@ class ServiceState:
 
 
 @dataclass
+class NamespaceState:
+    """A Kubernetes namespace (``v1 Namespace``) with its labels; the API server adds
+    ``kubernetes.io/metadata.name`` to every one, as since Kubernetes 1.21."""
+
+    name: str
+    labels: dict[str, str] = field(default_factory=dict)
+    phase: str = "Active"
+    created: float = field(default_factory=time.time)
+    events: list[Event] = field(default_factory=list)
+
+
+@dataclass
+class NetworkPolicyState:
+    """A NetworkPolicy as the API server stores it once valid: ``spec`` is the manifest's spec
+    with the API's defaults filled in (``policyTypes``, each port's ``protocol``), in the API's
+    own JSON shape (camelCase), so describe, the policy agent and the expectations read one form."""
+
+    name: str
+    namespace: str
+    spec: dict[str, Any]
+    created: float = field(default_factory=time.time)
+    events: list[Event] = field(default_factory=list)
+
+    @property
+    def key(self) -> str:
+        return f"{self.namespace}/{self.name}"
+
+
+def _loaded(cls, raw: dict[str, Any]):
+    """A state object from its JSON form (``asdict``), its events rebuilt."""
+    raw = dict(raw)
+    raw["events"] = [Event(**e) for e in raw.get("events", [])]
+    if cls is ServiceState:
+        raw["ports"] = [ServicePortState(**p) for p in raw.get("ports", [])]
+    return cls(**raw)
+
+
+@dataclass
 class LabState:
     spec: ClusterSpec
     status: str = "starting"  # starting, running, stopping
@@ -173,12 +213,14 @@ class LabState:
     detached: bool = False
     static_arp: bool = False  # permanent neighbour entries written by the controller
     created: float = field(default_factory=time.time)
-    namespaces: list[str] = field(default_factory=list)  # every netns the lab may have made
+    namespaces: list[str] = field(default_factory=list)  # every *network* namespace the lab may have made
     nodes: dict[str, NodeState] = field(default_factory=dict)
     pods: dict[str, PodState] = field(default_factory=dict)
     deployments: dict[str, DeploymentState] = field(default_factory=dict)  # by "<namespace>/<name>"
     services: dict[str, ServiceState] = field(default_factory=dict)  # by "<namespace>/<name>"
     external: bool = False  # the emulated Internet host and external client were built
+    kube_namespaces: dict[str, NamespaceState] = field(default_factory=dict)  # the API's Namespaces, by name
+    policies: dict[str, NetworkPolicyState] = field(default_factory=dict)  # by "<namespace>/<name>"
 
     @property
     def name(self) -> str:
@@ -199,31 +241,16 @@ class LabState:
             "deployments": [asdict(d) for d in self.deployments.values()],
             "services": [asdict(s) for s in self.services.values()],
             "external": self.external,
+            "kubeNamespaces": [asdict(n) for n in self.kube_namespaces.values()],
+            "networkPolicies": [asdict(p) for p in self.policies.values()],
         }
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> "LabState":
-        nodes = {}
-        for raw in data["nodes"]:
-            raw = dict(raw)
-            raw["events"] = [Event(**e) for e in raw.get("events", [])]
-            nodes[raw["name"]] = NodeState(**raw)
-        pods = {}
-        for raw in data["pods"]:
-            raw = dict(raw)
-            raw["events"] = [Event(**e) for e in raw.get("events", [])]
-            pods[raw["name"]] = PodState(**raw)
-        deployments = {}
-        for raw in data.get("deployments", []):
-            raw = dict(raw)
-            raw["events"] = [Event(**e) for e in raw.get("events", [])]
-            deployments[f"{raw['namespace']}/{raw['name']}"] = DeploymentState(**raw)
-        services = {}
-        for raw in data.get("services", []):
-            raw = dict(raw)
-            raw["events"] = [Event(**e) for e in raw.get("events", [])]
-            raw["ports"] = [ServicePortState(**p) for p in raw.get("ports", [])]
-            services[f"{raw['namespace']}/{raw['name']}"] = ServiceState(**raw)
+        def keyed(kind, items, key):
+            return {key(raw): _loaded(kind, raw) for raw in items}
+
+        by_ns = lambda raw: f"{raw['namespace']}/{raw['name']}"  # noqa: E731
         return cls(
             spec=ClusterSpec.from_json(data["spec"]),
             status=data["status"],
@@ -233,9 +260,11 @@ class LabState:
             static_arp=data.get("staticArp", False),
             created=data.get("created", time.time()),
             namespaces=list(data.get("namespaces", [])),
-            nodes=nodes,
-            pods=pods,
-            deployments=deployments,
-            services=services,
+            nodes=keyed(NodeState, data["nodes"], lambda raw: raw["name"]),
+            pods=keyed(PodState, data["pods"], lambda raw: raw["name"]),
+            deployments=keyed(DeploymentState, data.get("deployments", []), by_ns),
+            services=keyed(ServiceState, data.get("services", []), by_ns),
             external=data.get("external", False),
+            kube_namespaces=keyed(NamespaceState, data.get("kubeNamespaces", []), lambda raw: raw["name"]),
+            policies=keyed(NetworkPolicyState, data.get("networkPolicies", []), by_ns),
         )

@@ -64,3 +64,17 @@ def has_jump(lines: list[str], chain: str, target: str) -> bool:
 def rules_in(lines: list[str], chain: str) -> list[str]:
     prefix = f"-A {chain} "
     return [line for line in lines if line.startswith(prefix)]
+
+
+def drop_counters(netns: str, chain_prefix: str) -> dict[str, int]:
+    """Packets each DROP rule of the chains starting with ``chain_prefix`` has dropped in
+    ``netns`` (``iptables-save -c`` of the filter table): {chain: packets}."""
+    counts: dict[str, int] = {}
+    for line in _run(netns, ["iptables-save", "-c", "-t", "filter"]).splitlines():
+        if not line.startswith("[") or not line.rstrip().endswith("-j DROP"):
+            continue
+        packets, _, rule = line[1:].partition(":")
+        parts = rule.split()
+        if len(parts) > 2 and parts[1] == "-A" and parts[2].startswith(chain_prefix):
+            counts[parts[2]] = counts.get(parts[2], 0) + int(packets)
+    return counts

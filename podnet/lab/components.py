@@ -5,7 +5,7 @@ line here): after any change of the cluster model, each component whose watched 
 change touches makes the kernel agree with the model, in order: the CNI DaemonSet writes
 conflists, the route controller routes, the cluster DNS writes its records, the kubelets make
 sandboxes and start containers, bridges get fixed MACs (and neighbours where needed),
-kube-proxy and ip-masq-agent write their rules. The Docker model has only dockerd. The
+kube-proxy and ip-masq-agent write their rules, the policy agent its filter rules. The Docker model has only dockerd. The
 infrastructure (machines, outside world) is built once, before them.
 """
 
@@ -20,6 +20,7 @@ from podnet.k8s.cni.daemonset import CniDaemonSet
 from podnet.k8s.dns.agent import ClusterDns
 from podnet.k8s.kube_proxy.agent import KubeProxy
 from podnet.k8s.kubelet.agent import KubeletAgent
+from podnet.k8s.policy.agent import PolicyAgent
 from podnet.k8s.routing.controller import RouteController
 from podnet.k8s.routing.static_arp import StaticArp
 from podnet.kernel.context import KernelContext
@@ -54,6 +55,7 @@ def for_model(model: str) -> list[Component]:
         KubeletAgent(),
         StaticArp(),
         KubeProxy(),
+        PolicyAgent(),
     ]
 
 

@@ -15,7 +15,7 @@ import copy
 import dataclasses
 import os
 
-from podnet.core.change import CNI, PODS, RESYNC, ROUTING, SERVICES, Change, Progress, quiet
+from podnet.core.change import CNI, PODS, POLICIES, RESYNC, ROUTING, SERVICES, Change, Progress, quiet
 from podnet.core.errors import InputError
 from podnet.core.model import LabState
 from podnet.core.netobjects import Neighbour
@@ -27,11 +27,16 @@ from podnet.k8s.routing.controller import sync_routes
 from podnet.k8s.routing.diff import RouteDiff
 from podnet.k8s.routing.static_arp import sync_neighbours
 from podnet.k8s.workloads import apply as api
+from podnet.k8s.workloads import labels
 from podnet.k8s.workloads.manifests import WorkloadObject
 from podnet.kernel import netlink, netns, state_file
 from podnet.kernel.context import KernelContext
 from podnet.lab import components
 from podnet.lab.signals import held_stop_signals
+
+
+# The parts of the state the API's objects live in: an operation replaces them all.
+API_TABLES = ("pods", "deployments", "services", "kube_namespaces", "policies")
 
 
 class Lab:
@@ -126,10 +131,17 @@ class Lab:
     def delete_listed(self, objects: list[WorkloadObject], progress: Progress = quiet) -> api.ApplyResult:
         return self._commit(*api.delete_listed(self.state, objects), progress)
 
+    def label(self, kind: str, name: str, namespace: str, sets: dict[str, str], removes: list[str],
+              overwrite: bool = False, progress: Progress = quiet) -> api.ApplyResult:
+        """``kubectl label``: what the labels select (endpoints, policies) follows."""
+        return self._commit(*labels.label(self.state, kind, name, namespace, sets, removes, overwrite), progress)
+
     def _commit(self, new: LabState, result: api.ApplyResult, progress: Progress) -> api.ApplyResult:
         before = copy.copy(self.state)  # the old object dicts: new ones replace them below
-        self.state.pods, self.state.deployments, self.state.services = new.pods, new.deployments, new.services
-        self.reconcile(Change.of(PODS, SERVICES, before=before, removed_pods=list(result.removed_pods)), progress)
+        for table in API_TABLES:
+            setattr(self.state, table, getattr(new, table))
+        self.reconcile(Change.of(PODS, SERVICES, POLICIES, before=before, removed_pods=list(result.removed_pods)),
+                       progress)
         return result
 
     def install_cni(self, cni: str, progress: Progress = quiet) -> None:

@@ -41,11 +41,13 @@ class PacketLine:
     src_label: str
     dst_label: str
     note: str
+    flags: str = ""  # TCP: SYN, SYN-ACK, ACK, FIN or RST
 
     def text(self) -> str:
         src = f"{self.src}:{self.sport}" if self.sport is not None else self.src
         dst = f"{self.dst}:{self.dport}" if self.dport is not None else self.dst
-        return f"{self.number:>4} {self.proto:<5} {src} ({self.src_label}) -> {dst} ({self.dst_label}), TTL {self.ttl}: {self.note}"
+        what = f"{self.proto} {self.flags}" if self.flags else self.proto
+        return f"{self.number:>4} {what:<5} {src} ({self.src_label}) -> {dst} ({self.dst_label}), TTL {self.ttl}: {self.note}"
 
 
 def open_output(path: str):
@@ -150,7 +152,32 @@ def describe(pcap: bytes, book: AddressBook, near: str | None) -> list[PacketLin
             number, float(packet.time), getattr(packet, "sniffed_on", None) or "", proto, ip.src, ip.dst,
             sport, dport, ip.ttl, _label(book, ip.src, src_owner), _label(book, ip.dst, dst_owner),
             _note(ip.ttl, src_owner, dst_owner, book.services.get(_address(ip.dst))),
+            _tcp_flags(int(packet[TCP].flags)) if TCP in packet else "",
         ))
+    return _unanswered_syns(lines)
+
+
+def _tcp_flags(flags: int) -> str:
+    """SYN, SYN-ACK, ACK, FIN, RST, in the words a capture is read in."""
+    if flags & 0x04:
+        return "RST"
+    if flags & 0x02:
+        return "SYN-ACK" if flags & 0x10 else "SYN"
+    if flags & 0x01:
+        return "FIN"
+    return "ACK"
+
+
+def _unanswered_syns(lines: list[PacketLine]) -> list[PacketLine]:
+    """A SYN with no SYN-ACK (or RST) back in the capture is said to be unanswered: what a
+    NetworkPolicy's DROP, or a silent firewall, looks like from inside."""
+    answered = {(p.dst, p.dport, p.src, p.sport) for p in lines if p.flags in ("SYN-ACK", "RST")}
+    for line in lines:
+        flow = (line.src, line.sport, line.dst, line.dport)
+        if line.flags == "SYN" and flow not in answered:
+            retry = sum(1 for p in lines if p.flags == "SYN" and (p.src, p.sport, p.dst, p.dport) == flow
+                        and p.number < line.number)
+            line.note += "; no answer in this capture" + (f" (retransmission {retry})" if retry else "")
     return lines
 
 

@@ -22,6 +22,7 @@ from typing import Callable
 from podnet.core.addressbook import AddressBook
 from podnet.core.errors import KernelError
 from podnet.core.model import RUNNING
+from podnet.k8s.policy.decide import Endpoint, Judge, pod_endpoint
 from podnet.k8s.routing import neighbours
 from podnet.probes.matrix_clients import tcp_clients, udp_clients
 from podnet.probes.matrix_endpoints import TCP_PORT, UDP_PORT, EndpointProcess, listen
@@ -40,10 +41,22 @@ class PairResult:
     seen_source: str | None = None
     source_ok: bool = False
     error: str | None = None
+    expected: bool = True  # what the NetworkPolicies in force allow (no policy: every pair)
+    why: str = ""  # the policies' reason, when they decide
+
+    @property
+    def reached(self) -> bool:
+        return self.answered and self.name_ok and self.source_ok and self.error is None
+
+    @property
+    def dropped(self) -> bool:
+        """No answer at all, and no error other than waiting: what a policy's DROP looks like."""
+        return not self.answered and (self.error is None or self.error.startswith("no answer"))
 
     @property
     def ok(self) -> bool:
-        return self.answered and self.name_ok and self.source_ok and self.error is None
+        """The pair behaved as the policies say: reached when allowed, dropped when denied."""
+        return self.reached if self.expected else self.dropped
 
 
 @dataclass
@@ -55,6 +68,11 @@ class MatrixResult:
     seconds: float = 0.0
     errors: list[str] = field(default_factory=list)
     prefilled_neighbours: int = 0
+    policies: list[str] = field(default_factory=list)  # the NetworkPolicies in force, when any
+
+    @property
+    def denied(self) -> int:
+        return sum(1 for p in self.pairs.values() if not p.expected)
 
     @property
     def failures(self) -> list[PairResult]:
@@ -69,6 +87,7 @@ class MatrixResult:
             "sources": self.sources, "targets": self.targets, "protocols": list(self.protocols),
             "pairs": len(self.pairs), "failed": len(self.failures), "seconds": round(self.seconds, 4),
             "ok": self.ok, "errors": self.errors, "prefilledNeighbours": self.prefilled_neighbours,
+            "policies": self.policies, "expectedDenied": self.denied,
             "failures": [dict(vars(p), ok=p.ok) for p in self.failures],
         }
 
@@ -89,6 +108,7 @@ def run(lab, protocols: tuple[str, ...] = ("udp", "tcp"), include_nodes: bool = 
                     result.pairs[(src, dst, proto)] = PairResult(src, dst, proto)
     if not result.pairs:
         return result
+    expect(lab.state, result)
     started = time.perf_counter()
     # A full mesh can need more ARP entries than the kernel's one shared table allows
     # (gc_thresh3): the lab switches to permanent entries first (and keeps them, as
@@ -98,6 +118,31 @@ def run(lab, protocols: tuple[str, ...] = ("udp", "tcp"), include_nodes: bool = 
     _run_pairs(lab, book, result, sources, targets, protocols, timeout, progress)
     result.seconds = time.perf_counter() - started
     return result
+
+
+def expect(state, result: MatrixResult) -> None:
+    """Each pair's expected outcome under the NetworkPolicies in force (as the e2e tests'
+    truth tables write it down), judged for the matrix's own ports."""
+    if not state.policies:
+        return
+    judge = Judge(state)
+    result.policies = sorted(state.policies)
+    ports = {"udp": UDP_PORT, "tcp": TCP_PORT}
+    for (src, dst, proto), pair in result.pairs.items():
+        decision = judge.decide(source_endpoint(state, src, dst), pod_endpoint(state.pods[dst]), proto, ports[proto])
+        pair.expected, pair.why = decision.allowed, decision.reason
+
+
+def source_endpoint(state, name: str, dst: str) -> Endpoint:
+    """A matrix source as the target's node sees it: a Pod by its IP; a node by the address
+    its packets to that target carry (INTERNAL-IP, or its VTEP under VXLAN, or, to its own
+    Pods, itself)."""
+    if name in state.pods:
+        return pod_endpoint(state.pods[name])
+    node = state.nodes[name]
+    if state.spec.routing == "vxlan" and node.pod_cidr and state.pods[dst].node != name:
+        return Endpoint(str(IPv4Network(node.pod_cidr).network_address), node=name)
+    return Endpoint(node.internal_ip, node=name)
 
 
 def _run_pairs(lab, book, result, sources, targets, protocols, timeout, progress) -> None:

@@ -21,6 +21,9 @@ from podnet.core.errors import KernelError
 from podnet.probes.matrix_endpoints import TCP_PORT, UDP_PORT
 
 TCP_WINDOW = 1500  # client connections in flight at once
+# Once only pairs a NetworkPolicy should drop are left, an answer that was going to come would
+# have come: wait this much longer, then count them dropped (a lab's round trip is well under 1 ms).
+DENIED_GRACE = 0.5
 RESEND_AFTER = 0.25
 CLIENT_PORTS = (20000, 60000)  # TCP client ports, one per pair, clear of the endpoints' ports
 _ABORT = struct.pack("ii", 1, 0)  # SO_LINGER on, 0 s: close() resets instead of FIN/ACK
@@ -33,10 +36,14 @@ def udp_clients(lab, book, result, ips, timeout, progress) -> None:
     for sock in clients.values():
         ep.register(sock.fileno(), select.EPOLLIN)
     pending = {k: 0.0 for k, p in result.pairs.items() if k[2] == "udp" and p.error is None}
+    denied = {k for k in pending if not result.pairs[k].expected}
     total = len(pending)
     deadline = time.perf_counter() + timeout
     try:
         while pending and time.perf_counter() < deadline:
+            if denied and pending.keys() <= denied:
+                deadline = min(deadline, time.perf_counter() + DENIED_GRACE)
+                denied = set()  # the grace starts once
             _udp_send_due(clients, result, ips, pending)
             for fd, _ in ep.poll(0.01):
                 _udp_read(by_fd[fd], clients[by_fd[fd]], result, pending)
@@ -47,7 +54,7 @@ def udp_clients(lab, book, result, ips, timeout, progress) -> None:
         for sock in clients.values():
             sock.close()
     for key in pending:
-        result.pairs[key].error = result.pairs[key].error or f"no answer within {timeout:g}s"
+        result.pairs[key].error = result.pairs[key].error or _silence(result.pairs[key], timeout)
 
 
 def _open_udp_clients(lab, book, result) -> dict[str, socket.socket]:
@@ -107,8 +114,12 @@ def tcp_clients(lab, book, result, ips, timeout, progress) -> dict[tuple[str, st
     the address and port it came from. Returns each pair's client port."""
     run = _TcpRun(lab, book, result, ips)
     deadline = time.perf_counter() + timeout + len(run.queue) / 5000
+    graced = not any(not result.pairs[k].expected for k in run.queue)
     try:
         while (run.position < len(run.queue) or run.clients) and time.perf_counter() < deadline:
+            if not graced and run.position == len(run.queue) and all(not result.pairs[k].expected
+                                                                     for k, _s in run.clients.values()):
+                deadline, graced = min(deadline, time.perf_counter() + DENIED_GRACE), True
             if run.position < len(run.queue) and len(run.clients) < TCP_WINDOW:
                 run.start_batch()
                 continue
@@ -123,7 +134,7 @@ def tcp_clients(lab, book, result, ips, timeout, progress) -> dict[tuple[str, st
     for key in run.queue[run.position:]:
         result.pairs[key].error = "not tried before the deadline"
     for key, _sock in run.clients.values():
-        result.pairs[key].error = f"no answer within {timeout:g}s"
+        result.pairs[key].error = _silence(result.pairs[key], timeout)
     return run.ports
 
 
@@ -202,3 +213,9 @@ class _TcpRun:
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, _ABORT)  # RST: no FIN dance
         sock.close()
         self.done += 1
+
+
+def _silence(pair, timeout: float) -> str:
+    if not pair.expected:
+        return f"no answer (a NetworkPolicy drops it: {pair.why})"
+    return f"no answer within {timeout:g}s"

@@ -22,6 +22,8 @@ from podnet.core.naming import EXTERNAL_NAME, INTERNET_NAME
 from podnet.k8s.kube_proxy import masq
 from podnet.k8s.kube_proxy.proxier import sep_chain, svc_chain
 from podnet.k8s.workloads.endpoints import port_label
+from podnet.probes import policy_trace
+from podnet.probes.runner import ProbeSession
 
 POD_TO_POD = "Pod-to-Pod"
 POD_TO_SERVICE = "Pod-to-Service"
@@ -79,6 +81,7 @@ class Trace:
     hops: list[Hop]
     rewrites: list[str]
     summary: str
+    policy: dict | None = None  # the NetworkPolicies' decision (podnet.probes.policy_trace), when any
 
     def to_json(self) -> dict:
         return asdict(self)
@@ -238,8 +241,6 @@ def build(state: LabState, source: str, target: Target, verdict) -> Trace:
 
 
 def run(lab, source: str, destination: str, protocol: str | None, timeout: float) -> Trace:
-    from podnet.probes.runner import ProbeSession
-
     state = lab.state
     target = resolve_target(state, destination, protocol)
     if target.protocol != "icmp" and target.port is None:
@@ -248,7 +249,13 @@ def run(lab, source: str, destination: str, protocol: str | None, timeout: float
     try:
         if session.book.netns_of(source) is None:
             raise InputError("source", source, "must be a node, a Running Pod, external or internet")
+        before = policy_trace.drop_counts(lab)
         verdict = session.probe(source, target.address, target.protocol, target.port, timeout)
     finally:
         session.close()
-    return build(state, source, target, verdict)
+    result = build(state, source, target, verdict)
+    note = policy_trace.explain(lab, source, target.protocol, verdict, before)
+    if note is not None:
+        result.policy = note.to_json()
+        result.summary += "\n" + note.text()
+    return result

@@ -1,7 +1,8 @@
 """Read-only commands shared by the command line and the interactive CLI: get, describe, routes.
 
 Mirrors kubectl's ``get`` and ``describe`` argument handling (``get nodes|pods [-o wide|json]``,
-``describe node|pod NAME``; singular, plural and short names ``no``/``po`` accepted).
+``describe node|pod NAME``; singular, plural and short names such as ``no``, ``po``, ``svc``,
+``netpol`` and ``ns`` accepted).
 Returns text; the callers print it.
 """
 
@@ -10,6 +11,7 @@ from __future__ import annotations
 import json
 
 from podnet.views import cluster as views
+from podnet.views import policies as pv
 from podnet.core.errors import InputError
 from podnet.core.model import LabState
 
@@ -19,15 +21,19 @@ KINDS = {
     "services": "services", "service": "services", "svc": "services",
     "endpoints": "endpoints", "endpoint": "endpoints", "ep": "endpoints",
     "deployments": "deployments", "deployment": "deployments", "deploy": "deployments",
+    "networkpolicies": "networkpolicies", "networkpolicy": "networkpolicies", "netpol": "networkpolicies",
+    "namespaces": "namespaces", "namespace": "namespaces", "ns": "namespaces",
 }
-NAMESPACED = ("pods", "services", "endpoints", "deployments")
+NAMESPACED = ("pods", "services", "endpoints", "deployments", "networkpolicies")
+KIND_WORDS = ("use nodes, pods, services (svc), endpoints (ep), deployments (deploy), networkpolicies (netpol) "
+              "or namespaces (ns)")
 OUTPUTS = ("table", "wide", "json")
 
 
 def kind_of(word: str) -> str:
     kind = KINDS.get(word)
     if kind is None:
-        raise InputError("resource type", word, "use nodes, pods, services (svc), endpoints (ep) or deployments (deploy)")
+        raise InputError("resource type", word, KIND_WORDS)
     return kind
 
 
@@ -35,6 +41,8 @@ def _namespaced(state: LabState, kind: str, namespace: str | None) -> dict:
     """Objects of ``kind`` by name, in ``namespace`` (None: all namespaces)."""
     if kind == "pods":
         source = list(state.pods.values())
+    elif kind == "networkpolicies":
+        source = list(state.policies.values())
     elif kind == "deployments":
         source = list(state.deployments.values())
     else:
@@ -51,6 +59,8 @@ def get(state: LabState, kind_word: str, output: str = "table", names: list[str]
         raise InputError("output", output, "use wide or json")
     if kind in ("services", "endpoints", "deployments"):
         return _get_service_kinds(state, kind, output, names or [], namespace)
+    if kind in ("networkpolicies", "namespaces"):
+        return _get_policy_kinds(state, kind, output, names or [], namespace)
     if kind == "pods" and (namespace != "default" or any(p.namespace != "default" for p in state.pods.values())):
         return _get_pods(state, output, names or [], namespace)
     objects = state.nodes if kind == "nodes" else state.pods
@@ -107,6 +117,31 @@ def _get_service_kinds(state: LabState, kind: str, output: str, names: list[str]
     return sv.deployments_table(state, selected, output == "wide", every)
 
 
+def _get_policy_kinds(state: LabState, kind: str, output: str, names: list[str], namespace: str | None) -> str:
+    if kind == "namespaces":
+        objects = dict(state.kube_namespaces)
+        to_json = pv.namespace_json
+        missing = 'namespaces "{}" not found'
+    else:
+        objects = _namespaced(state, "networkpolicies", namespace)
+        to_json = pv.policy_json
+        missing = 'networkpolicies.networking.k8s.io "{}" not found' + f" in namespace {namespace or 'any'}"
+    for name in names:
+        if name not in objects:
+            raise InputError(kind[:-1], name, missing.format(name))
+    selected = [objects[n] for n in names] if names else sorted(objects.values(), key=lambda o: o.name)
+    if output == "json":
+        items = [to_json(state, o) for o in selected]
+        return json.dumps(items[0] if len(names) == 1 else views.as_list(items), indent=2)
+    if kind == "namespaces":
+        return pv.namespaces_table(selected, show_labels=output == "wide")
+    if not selected:
+        return "No resources found" + (f" in {namespace} namespace." if namespace else ".")
+    if namespace is None:
+        selected.sort(key=lambda o: (o.namespace, o.name))
+    return pv.policies_table(selected, namespace is None)
+
+
 def _subset(state: LabState, kind: str, names: list[str]) -> LabState:
     import copy
     view = copy.copy(state)
@@ -119,6 +154,16 @@ def _subset(state: LabState, kind: str, names: list[str]) -> LabState:
 
 def describe(state: LabState, kind_word: str, name: str, namespace: str = "default") -> str:
     kind = kind_of(kind_word)
+    if kind == "namespaces":
+        if name not in state.kube_namespaces:
+            raise InputError("namespace", name, f'namespaces "{name}" not found')
+        return pv.describe_namespace(state, state.kube_namespaces[name])
+    if kind == "networkpolicies":
+        objects = _namespaced(state, "networkpolicies", namespace)
+        if name not in objects:
+            raise InputError("networkpolicy", name, f'networkpolicies.networking.k8s.io "{name}" not found in namespace '
+                             f"{namespace}")
+        return pv.describe_policy(state, objects[name])
     if kind in ("services", "deployments", "endpoints"):
         from podnet.views import services as sv
 
@@ -139,6 +184,11 @@ def describe(state: LabState, kind_word: str, name: str, namespace: str = "defau
 def describe_json(state: LabState, kind_word: str, name: str, namespace: str = "default") -> str:
     """The object as ``get -o json`` has it, plus its events (what describe adds)."""
     kind = kind_of(kind_word)
+    if kind in ("networkpolicies", "namespaces"):
+        data = json.loads(get(state, kind, "json", [name], namespace))
+        obj = state.kube_namespaces[name] if kind == "namespaces" else _namespaced(state, kind, namespace)[name]
+        data["events"] = [vars(e) for e in obj.events]
+        return json.dumps(data, indent=2)
     if kind in ("services", "deployments", "endpoints"):
         data = json.loads(get(state, kind, "json", [name], namespace))
         objects = _namespaced(state, "deployments" if kind == "deployments" else "services", namespace)
@@ -159,6 +209,10 @@ def names_of(state: LabState, kind_word: str, namespace: str = "default") -> lis
     kind = kind_of(kind_word)
     if kind == "nodes":
         return list(state.nodes)
+    if kind == "namespaces":
+        return sorted(state.kube_namespaces)
+    if kind == "networkpolicies":
+        return sorted(_namespaced(state, "networkpolicies", namespace))
     source = "deployments" if kind == "deployments" else "pods" if kind == "pods" else "services"
     return sorted(_namespaced(state, source, namespace)) if kind != "pods" else list(_namespaced(state, "pods", namespace))
 

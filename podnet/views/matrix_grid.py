@@ -1,7 +1,9 @@
 """How probe results read for people: the reachability grid and its legend.
 
 Mirrors the summary Kubernetes' e2e networking tests log ("N/M endpoints answered, missing:
-...") as a picture: one row per source, one column per target. Pure formatting.
+...") as a picture: one row per source, one column per target; under NetworkPolicies, the
+network-policy e2e tests' truth table (expected against observed), with every mismatch
+named. Pure formatting.
 """
 
 from __future__ import annotations
@@ -9,6 +11,7 @@ from __future__ import annotations
 from podnet.probes.matrix import MatrixResult
 
 OK, NAT, MISS, ERR, SELF, OTHER = "ok", "NAT", "--", "ERR", ".", "other"
+DROPPED, LEAK = "x", "LEAK"
 FULL_GRID_LIMIT = 16
 
 
@@ -17,7 +20,9 @@ def cell(result: MatrixResult, src: str, dst: str) -> str:
         return SELF
     pairs = [result.pairs[(src, dst, p)] for p in result.protocols if (src, dst, p) in result.pairs]
     if all(p.ok for p in pairs):
-        return OK
+        return OK if all(p.expected for p in pairs) else DROPPED if not any(p.expected for p in pairs) else OK + "/" + DROPPED
+    if any(not p.expected and p.answered for p in pairs):
+        return LEAK
     if any(p.error and not p.answered and "no answer" not in p.error for p in pairs):
         return ERR
     if any(not p.answered for p in pairs):
@@ -64,10 +69,15 @@ def _node_grid(result: MatrixResult, node_of: dict[str, str]) -> str:
 
 def legend(result: MatrixResult) -> str:
     protocols = "+".join(p.upper() for p in result.protocols)
-    return (f"{OK}: answered with its own name over {protocols}, and saw the client's own address "
+    text = (f"{OK}: answered with its own name over {protocols}, and saw the client's own address "
             f"(no NAT)   {NAT}: answered, but saw another source address   {OTHER}: another workload "
             f"answered   {MISS}: no answer   "
             f"{ERR}: the probe could not run")
+    if result.policies:
+        text += (f"\nunder NetworkPolicies ({', '.join(result.policies)}): {DROPPED}: denied, and dropped as "
+                 f"expected   {OK}/{DROPPED}: one protocol allowed, the other denied, both as expected   "
+                 f"{LEAK}: answered although denied   {MISS}: not answered although allowed")
+    return text
 
 
 def summary_line(result: MatrixResult) -> str:
@@ -77,15 +87,23 @@ def summary_line(result: MatrixResult) -> str:
     pairs = len(result.pairs)
     rate = pairs / result.seconds if result.seconds else 0.0
     verdict = "PASS" if result.ok else "FAIL"
-    return (f"{verdict}: {pairs - failed}/{pairs} pairs passed ({len(result.sources)} sources x "
-            f"{len(result.targets)} Pods, {'+'.join(result.protocols)}) in {result.seconds:.2f}s "
-            f"({rate:,.0f} pairs/s)")
+    shape = (f"({len(result.sources)} sources x {len(result.targets)} Pods, {'+'.join(result.protocols)}) "
+             f"in {result.seconds:.2f}s ({rate:,.0f} pairs/s)")
+    if not result.policies:
+        return f"{verdict}: {pairs - failed}/{pairs} pairs passed {shape}"
+    denied = result.denied
+    return (f"{verdict}: {pairs - failed}/{pairs} pairs behaved as the NetworkPolicies say "
+            f"({pairs - denied} allowed, {denied} denied; {failed} mismatch{'es' if failed != 1 else ''}) {shape}")
 
 
 def failure_lines(result: MatrixResult, limit: int = 20) -> list[str]:
     lines = []
     for pair in result.failures[:limit]:
-        if pair.error:
+        if not pair.expected and pair.answered:
+            why = f"answered, but the policies deny it ({pair.why})"
+        elif pair.expected and result.policies and pair.error and pair.error.startswith("no answer"):
+            why = f"{pair.error}, but the policies allow it ({pair.why})"
+        elif pair.error:
             why = pair.error
         elif not pair.name_ok:
             why = f"answered as {pair.answer}: the address reached another workload"

@@ -48,7 +48,7 @@ def test_lab_state_json_round_trip_with_events(make_spec):
 def test_to_json_keys(three_node_state):
     data = three_node_state.to_json()
     assert set(data) == {"spec", "status", "ownerPid", "ownerStart", "detached", "staticArp", "created", "namespaces", "nodes", "pods",
-                         "deployments", "services", "external"}
+                         "deployments", "services", "external", "kubeNamespaces", "networkPolicies"}
     assert data["nodes"][0]["name"] == "node-1"
     assert data["spec"]["name"] == "podnet"
 

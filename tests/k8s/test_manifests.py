@@ -369,10 +369,10 @@ ERRORS = [
      InvalidObject, POD + "spec: Invalid value: null: must be a mapping"),
     # kinds, apiVersions, shapes
     ("kind ConfigMap", {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "x"}},
-     InputError, "invalid kind: 'ConfigMap': podnet applies Pod, Deployment, Service (and List); found in "
+     InputError, "invalid kind: 'ConfigMap': podnet applies Namespace, Pod, Deployment, Service, NetworkPolicy (and List); found in "
      "test.yaml document 1"),
     ("kind missing", {"apiVersion": "v1", "metadata": {"name": "x"}},
-     InputError, "invalid kind: None: podnet applies Pod, Deployment, Service (and List); found in "
+     InputError, "invalid kind: None: podnet applies Namespace, Pod, Deployment, Service, NetworkPolicy (and List); found in "
      "test.yaml document 1"),
     ("Deployment with apiVersion v1", _with(deployment_doc(), ("apiVersion",), "v1"),
      InputError, "invalid apiVersion: 'v1': a Deployment has apiVersion apps/v1"),

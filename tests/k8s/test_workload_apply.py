@@ -10,7 +10,7 @@ import re
 import pytest
 
 from podnet.core.errors import InputError
-from podnet.core.model import RUNNING, ServicePortState
+from podnet.core.model import NamespaceState, RUNNING, ServicePortState
 from podnet.lab.initial import initial_state
 from podnet.core.spec import build_spec
 from podnet.k8s.dns import addons
@@ -28,7 +28,10 @@ NODES = [("node-1", "control-plane"), ("node-2", "worker"), ("node-3", "worker")
 
 
 def lab(**kwargs):
-    return initial_state(build_spec(nodes=NODES, pods=kwargs.pop("pods", []), **kwargs))
+    """A planned lab with one more namespace than a cluster starts with: prod."""
+    state = initial_state(build_spec(nodes=NODES, pods=kwargs.pop("pods", []), **kwargs))
+    state.kube_namespaces["prod"] = NamespaceState("prod", {"kubernetes.io/metadata.name": "prod"})
+    return state
 
 
 def counter(start=0):
@@ -265,7 +268,7 @@ def test_delete_service_and_unknown_objects():
         ("svc", "nope", 'invalid service: \'nope\': services "nope" not found in namespace default'),
         ("deployment", "nope", 'invalid deployment: \'nope\': deployments.apps "nope" not found in namespace default'),
         ("pod", "nope", 'invalid pod: \'nope\': pods "nope" not found in namespace default'),
-        ("configmap", "x", "invalid resource type: 'configmap': use pod, deployment or service (po, deploy, svc)"),
+        ("configmap", "x", "invalid resource type: 'configmap': use pod, deployment, service, namespace or networkpolicy (po, deploy, svc, ns, netpol)"),
     ]:
         with pytest.raises(InputError) as info:
             delete_objects(state, kind, [name], "default")
@@ -297,10 +300,16 @@ def test_delete_of_several_names_is_all_or_nothing():
 # --- Pods ----------------------------------------------------------------------------------------
 
 
+def test_pod_labels_are_mutable_as_in_kubernetes():
+    state, _ = apply(lab(), pod(node="node-2", labels={"app": "web"}, ports=[{"containerPort": 80}]))
+    state, result = apply(state, pod(node="node-2", labels={"app": "other"}, ports=[{"containerPort": 80}]))
+    assert result.lines == ["pod/client configured"] and state.pods["client"].labels == {"app": "other"}
+    assert result.created_pods == [] and result.removed_pods == []  # the same sandbox: nothing restarts
+
+
 def test_pod_spec_is_immutable():
     state, _ = apply(lab(), pod(node="node-2", ports=[{"containerPort": 80}]))
-    for changed in (pod(labels={"app": "other"}, node="node-2", ports=[{"containerPort": 80}]),
-                    pod(node="node-3", ports=[{"containerPort": 80}]),
+    for changed in (pod(node="node-3", ports=[{"containerPort": 80}]),
                     pod(node="node-2", ports=[{"containerPort": 81}])):
         before = snapshot(state)
         with pytest.raises(InputError) as info:

@@ -24,6 +24,7 @@ def make_state(**spec_kwargs):
     state = initial_state(build_spec(nodes=NODES, pods=[("client", "node-1"), ("idle", "node-1")], **spec_kwargs))
     state, _ = apply_objects(state, addons.dns_objects(state))
     docs = [
+        {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "prod"}},
         {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "web-a", "labels": {"app": "web"}},
          "spec": {"nodeName": "node-2", "containers": [{"name": "c", "ports": [{"containerPort": 8080}]}]}},
         {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "web-b", "labels": {"app": "web"}},

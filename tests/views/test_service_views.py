@@ -44,6 +44,7 @@ def state():
     lab = initial_state(build_spec(nodes=NODES, pods=[("pod-1-1", "node-1")]))
     lab, _ = apply_objects(lab, addons.dns_objects(lab), rand=counter())
     docs = [
+        {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "prod"}},
         deployment("web", 3),
         service("web", type="NodePort", sessionAffinity="ClientIP",
                 ports=[{"name": "http", "port": 80, "targetPort": 8080, "nodePort": 30080},

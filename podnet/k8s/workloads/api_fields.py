@@ -21,6 +21,11 @@ DNS1035_LABEL = re.compile(r"^[a-z]([-a-z0-9]*[a-z0-9])?$")
 PORT_NAME = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
 LABEL_VALUE = re.compile(r"^(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])?$")
 LABEL_KEY_NAME = re.compile(r"^([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9]$")
+DNS1123_SUBDOMAIN = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$")
+LABEL_DETAIL = ("a valid label must be an empty string or consist of alphanumeric characters, '-', '_' or '.', "
+                "and must start and end with an alphanumeric character")
+KEY_DETAIL = ("name part must consist of alphanumeric characters, '-', '_' or '.', and must start and end with an "
+              "alphanumeric character")
 
 
 class InvalidObject(InputError):
@@ -45,9 +50,10 @@ class UnsupportedValue(InvalidObject):
 
 
 class RequiredValue(InvalidObject):
-    def __init__(self, kind: str, name: str, path: str):
-        InvalidObject.__init__(self, kind, name, path, None, "Required value")
-        Exception.__init__(self, f"The {kind} {quote(name)} is invalid: {path}: Required value")
+    def __init__(self, kind: str, name: str, path: str, detail: str = ""):
+        InvalidObject.__init__(self, kind, name, path, None, detail or "Required value")
+        Exception.__init__(self, f"The {kind} {quote(name)} is invalid: {path}: Required value"
+                                 + (f": {detail}" if detail else ""))
 
 
 class Forbidden(InvalidObject):
@@ -76,10 +82,11 @@ def go_value(value: object) -> str:
     return quote(value)[1:-1] if not isinstance(value, (int, float)) else str(value)
 
 
-def check_name(kind: str, name: object, pattern: re.Pattern, detail: str) -> None:
+def check_name(kind: str, name: object, pattern: re.Pattern, detail: str, limit: int | None = None) -> None:
     if not isinstance(name, str) or not name:
         raise InputError("metadata.name", name, f"a {kind} needs a name")
-    limit = 63 if kind == "Service" else 53  # Pod names get a Deployment suffix: keep room
+    if limit is None:
+        limit = 63 if kind == "Service" else 53  # Pod names get a Deployment suffix: keep room
     if len(name) > limit:
         raise InvalidObject(kind, name, "metadata.name", name, f"must be no more than {limit} characters")
     if not pattern.fullmatch(name):
@@ -93,18 +100,29 @@ def labels_field(kind: str, name: str, path: str, raw: object) -> dict[str, str]
         raise InvalidObject(kind, name, path, raw, "must be a map of string keys to string values")
     labels = {}
     for key, value in raw.items():
-        if not isinstance(key, str) or not LABEL_KEY_NAME.fullmatch(key.rsplit("/", 1)[-1]) or len(key) > 316:
-            raise InvalidObject(kind, name, path, key, "name part must consist of alphanumeric characters, '-', "
-                                "'_' or '.', and must start and end with an alphanumeric character")
+        if not is_label_key(key):
+            raise InvalidObject(kind, name, path, key, KEY_DETAIL)
         if isinstance(value, bool) or not isinstance(value, (str, int, float)):
             raise InvalidObject(kind, name, f"{path}.{key}", value, "a label value must be a string")
         text = str(value)
-        if len(text) > 63 or not LABEL_VALUE.fullmatch(text):
-            raise InvalidObject(kind, name, f"{path}.{key}", text, "a valid label must be an empty string or "
-                                "consist of alphanumeric characters, '-', '_' or '.', and must start and end "
-                                "with an alphanumeric character")
+        if not is_label_value(text):
+            raise InvalidObject(kind, name, f"{path}.{key}", text, LABEL_DETAIL)
         labels[key] = text
     return labels
+
+
+def is_label_key(key: object) -> bool:
+    """A qualified name: an optional DNS-subdomain prefix and '/', then a name part of at most 63."""
+    if not isinstance(key, str) or not key or len(key) > 316:
+        return False
+    prefix, _, part = key.rpartition("/")
+    if prefix and (len(prefix) > 253 or not DNS1123_SUBDOMAIN.fullmatch(prefix)):
+        return False
+    return len(part) <= 63 and bool(LABEL_KEY_NAME.fullmatch(part))
+
+
+def is_label_value(text: str) -> bool:
+    return len(text) <= 63 and bool(LABEL_VALUE.fullmatch(text))
 
 
 def int_field(kind: str, name: str, path: str, value: object, low: int, high: int, detail: str | None = None) -> int:

@@ -1,4 +1,4 @@
-"""Kubernetes manifests in, validated workload objects out: Pod, Deployment, Service.
+"""Kubernetes manifests in, validated objects out: Namespace, Pod, Deployment, Service, NetworkPolicy.
 
 Mirrors the API server's validation of the fields a networking lab uses, with Kubernetes'
 own wording (``The Service "web" is invalid: spec.ports[0].nodePort: Invalid value: 40000:
@@ -7,7 +7,9 @@ Accepted: Pod (``metadata.labels``, ``spec.nodeName``, ``containers[].ports``), 
 (``apps/v1``: ``replicas``, ``selector.matchLabels``, the template's labels, nodeName and
 ports), Service (``type`` ClusterIP or NodePort, ``clusterIP``, ``selector``, ``ports`` with
 ``name``, ``protocol`` TCP/UDP, ``port``, ``targetPort`` as number or name, ``nodePort``,
-``sessionAffinity`` with ``sessionAffinityConfig.clientIP.timeoutSeconds``), and ``List``.
+``sessionAffinity`` with ``sessionAffinityConfig.clientIP.timeoutSeconds``), Namespace (its
+labels, plus ``kubernetes.io/metadata.name`` as the API server adds it), NetworkPolicy
+(``networking.k8s.io/v1``, see :mod:`~podnet.k8s.workloads.netpol_manifest`), and ``List``.
 Deviations: images and commands are not run (every declared container port gets podnet's
 echo server); fields outside that set are ignored, except kinds, Service types and
 protocols podnet cannot emulate, which are refused by name. Pure: no I/O but parsing text.
@@ -21,19 +23,23 @@ import yaml
 
 from podnet.core.errors import InputError
 from podnet.k8s.workloads.api_fields import (
-    DNS1035_LABEL, DNS1123_LABEL, PORT_NAME, PROTOCOLS, Forbidden, InvalidObject, Literal, RequiredValue,
+    DNS1035_LABEL, DNS1123_LABEL, DNS1123_SUBDOMAIN, PORT_NAME, PROTOCOLS, Forbidden, InvalidObject, Literal, RequiredValue,
     UnsupportedValue, check_name, int_field, labels_field, protocol_field, quote,
 )
 from podnet.k8s.workloads.objects import (
-    NODE_PORT_RANGE, ContainerPort, DeploymentObject, PodObject, ServiceObject, ServicePort, WorkloadObject,
+    NODE_PORT_RANGE, ContainerPort, DeploymentObject, NamespaceObject, NetworkPolicyObject, PodObject, ServiceObject,
+    ServicePort, WorkloadObject,
 )
+from podnet.k8s.workloads.netpol_manifest import parse_network_policy
 from podnet.k8s.workloads.service_manifest import SERVICE_TYPES, parse_service
 
-KINDS = ("Pod", "Deployment", "Service")
+KINDS = ("Namespace", "Pod", "Deployment", "Service", "NetworkPolicy")
+# The API server labels every Namespace with its own name (since Kubernetes 1.21).
+NAMESPACE_NAME_LABEL = "kubernetes.io/metadata.name"
 MAX_REPLICAS = 200
 
 __all__ = [
-    "NODE_PORT_RANGE", "PROTOCOLS", "SERVICE_TYPES", "ContainerPort", "DeploymentObject", "Forbidden", "InvalidObject",
+    "NAMESPACE_NAME_LABEL", "NODE_PORT_RANGE", "PROTOCOLS", "NamespaceObject", "NetworkPolicyObject", "SERVICE_TYPES", "ContainerPort", "DeploymentObject", "Forbidden", "InvalidObject",
     "PodObject", "RequiredValue", "ServiceObject", "ServicePort", "UnsupportedValue", "WorkloadObject",
     "check_against_spec", "parse_documents", "parse_object", "parse_text", "read_documents", "read_file",
 ]
@@ -92,29 +98,39 @@ def parse_documents(documents: Iterable[object], source: str = "manifest") -> li
     return objects
 
 
+API_VERSIONS = {"Pod": "v1", "Service": "v1", "Namespace": "v1", "Deployment": "apps/v1",
+                "NetworkPolicy": "networking.k8s.io/v1"}
+_LABEL_RULE = ("a lowercase RFC 1123 label must consist of lower case alphanumeric characters or '-', and must "
+               "start and end with an alphanumeric character")
+_NAME_RULES = {
+    "Service": (DNS1035_LABEL, "a DNS-1035 label must consist of lower case alphanumeric characters or '-', start "
+                "with an alphabetic character, and end with an alphanumeric character", 63),
+    "Namespace": (DNS1123_LABEL, _LABEL_RULE, 63),
+    "NetworkPolicy": (DNS1123_SUBDOMAIN, "a lowercase RFC 1123 subdomain must consist of lower case alphanumeric "
+                      "characters, '-' or '.', and must start and end with an alphanumeric character", 253),
+}
+
+
 def parse_object(document: object, where: str) -> WorkloadObject:
     if not isinstance(document, dict):
         raise InputError("object", where, "must be a mapping with apiVersion, kind and metadata")
     kind = document.get("kind")
     if kind not in KINDS:
         raise InputError("kind", kind, f"podnet applies {', '.join(KINDS)} (and List); found in {where}")
-    expected_api = "apps/v1" if kind == "Deployment" else "v1"
-    if document.get("apiVersion") != expected_api:
-        raise InputError("apiVersion", document.get("apiVersion"), f"a {kind} has apiVersion {expected_api}")
+    if document.get("apiVersion") != API_VERSIONS[kind]:
+        raise InputError("apiVersion", document.get("apiVersion"), f"a {kind} has apiVersion {API_VERSIONS[kind]}")
     metadata = document.get("metadata")
     if not isinstance(metadata, dict):
         raise InputError("metadata", metadata, f"a {kind} needs metadata with a name")
     name = metadata.get("name")
-    if kind == "Service":
-        check_name(kind, name, DNS1035_LABEL, "a DNS-1035 label must consist of lower case alphanumeric "
-                    "characters or '-', start with an alphabetic character, and end with an alphanumeric character")
-    else:
-        check_name(kind, name, DNS1123_LABEL, "a lowercase RFC 1123 label must consist of lower case "
-                    "alphanumeric characters or '-', and must start and end with an alphanumeric character")
+    pattern, detail, limit = _NAME_RULES.get(kind, (DNS1123_LABEL, _LABEL_RULE, None))
+    check_name(kind, name, pattern, detail, limit)
+    labels = labels_field(kind, name, "metadata.labels", metadata.get("labels"))
+    if kind == "Namespace":  # cluster-scoped, and its spec (finalizers) is not modelled
+        return NamespaceObject(name, {**labels, NAMESPACE_NAME_LABEL: name})
     namespace = metadata.get("namespace", "default")
     if not isinstance(namespace, str) or not DNS1123_LABEL.fullmatch(namespace) or len(namespace) > 63:
         raise InvalidObject(kind, str(name), "metadata.namespace", namespace, "must be a DNS-1123 label")
-    labels = labels_field(kind, name, "metadata.labels", metadata.get("labels"))
     spec = document.get("spec")
     if not isinstance(spec, dict):
         raise InvalidObject(kind, name, "spec", spec, "must be a mapping")
@@ -123,6 +139,8 @@ def parse_object(document: object, where: str) -> WorkloadObject:
         return PodObject(name, namespace, labels, node_name, ports)
     if kind == "Deployment":
         return _deployment(name, namespace, spec)
+    if kind == "NetworkPolicy":
+        return parse_network_policy(name, namespace, spec)
     return parse_service(name, namespace, spec)
 
 

@@ -1,9 +1,10 @@
 """The workload objects a lab's API holds once a manifest is valid: Pods, Deployments, Services.
 
 Mirrors the typed API objects kube-apiserver stores (``corev1.Pod``, ``appsv1.Deployment``,
-``corev1.Service``), reduced to the fields a networking lab uses: labels, ``spec.nodeName``,
-container ports, a Deployment's replicas, selector and template, a Service's type, selector,
-ports and session affinity. Pure data.
+``corev1.Service``, ``corev1.Namespace``, ``networkingv1.NetworkPolicy``), reduced to the
+fields a networking lab uses: labels, ``spec.nodeName``, container ports, a Deployment's
+replicas, selector and template, a Service's type, selector, ports and session affinity, a
+Namespace's labels, a NetworkPolicy's whole spec. Pure data.
 """
 
 from __future__ import annotations
@@ -68,4 +69,23 @@ class ServiceObject:
     kind: str = "Service"
 
 
-WorkloadObject = PodObject | DeploymentObject | ServiceObject
+@dataclass(frozen=True)
+class NamespaceObject:
+    name: str
+    labels: dict[str, str] = field(default_factory=dict, hash=False)
+    kind: str = "Namespace"
+
+    @property
+    def namespace(self) -> str:  # a Namespace is cluster-scoped; kubectl's "namespace" of it is its own name
+        return self.name
+
+
+@dataclass(frozen=True)
+class NetworkPolicyObject:
+    name: str
+    namespace: str
+    spec: dict[str, Any] = field(hash=False)  # the API's JSON form, defaults filled in
+    kind: str = "NetworkPolicy"
+
+
+WorkloadObject = PodObject | DeploymentObject | ServiceObject | NamespaceObject | NetworkPolicyObject
