@@ -77,10 +77,21 @@ run delete --name demo pod "$first"
 run get endpoints web --name demo
 run connect --name demo client web:80 -c 3
 
-step "9. The contrast: the same machines with a Docker bridge each, measured side by side"
+step "9. NetworkPolicy takes reachability away, Pod by Pod: only client may reach web (a kube-router-style agent)"
+run apply --name demo -f "$repo/topologies/workloads/web-policy.yaml"
+run get netpol --name demo
+echo "-- client still reaches web through the Service; pod-2-1 is dropped at web's node, and trace names the policy:"
+run connect --name demo client web:80 -c 3
+web_pod=$("$podnet" get endpoints web -o json --name demo | "$repo/.venv/bin/python" -c 'import json,sys; print(json.load(sys.stdin)["subsets"][0]["addresses"][0]["targetRef"]["name"])')
+run trace --name demo pod-2-1 "$web_pod:8080" -p tcp || true
+echo "-- the matrix as a truth table (TCP): x is a pair the policy denies and that was dropped; any LEAK or miss fails"
+run probe --all --no-nodes --protocols tcp --name demo
+run delete --name demo -f "$repo/topologies/workloads/web-policy.yaml"
+
+step "10. The contrast: the same machines with a Docker bridge each, measured side by side"
 run compare --name demo-cmp
 
-step "10. Who implements the model? Without a CNI config, nodes are NotReady and Pods Pending"
+step "11. Who implements the model? Without a CNI config, nodes are NotReady and Pods Pending"
 run up -d --name demo-nocni --cni none --nodes 2 --pods-per-node 1 >/dev/null
 run get nodes --name demo-nocni
 run get pods -A --name demo-nocni
@@ -88,7 +99,7 @@ run get pods -A --name demo-nocni
 echo "... installing the bridge plugin: the kubelets retry and the Pods get their IPs"
 run cni install bridge --name demo-nocni
 
-step "11. IP allocation has limits: a /23 cluster CIDR has slices for only two /24 nodes"
+step "12. IP allocation has limits: a /23 cluster CIDR has slices for only two /24 nodes"
 run up -d --name demo-tiny -t tiny-cidr >/dev/null
 run get nodes --name demo-tiny
 "$podnet" describe node node-3 --name demo-tiny | grep -E 'NetworkUnavailable|status is now: CIDR' 
@@ -97,7 +108,7 @@ run up -d --name demo-slice --node-cidr-mask-size 30 --nodes 1 --pods-per-node 2
 run get pods --name demo-slice
 "$podnet" describe pod pod-1-2 --name demo-slice | grep -E 'Message:' 
 
-step "12. Teardown leaves nothing behind"
+step "13. Teardown leaves nothing behind"
 for lab in "${labs[@]}"; do run down --name "$lab"; done
 left=$(ip netns list | grep -c '^demo' || true)
 echo "network namespaces of the demo left on this machine: $left"

@@ -18,6 +18,7 @@ import pytest
 if os.environ.get("PYTEST_XDIST_WORKER") and "PODNET_RUN_DIR" not in os.environ:
     os.environ["PODNET_RUN_DIR"] = f"/run/podnet-test-{os.environ['PYTEST_XDIST_WORKER']}"
 
+from tests.support import registry  # noqa: E402
 from tests.support.labs import OUR_LABS, Lab  # noqa: E402  (reads PODNET_RUN_DIR)
 from tests.support.processes import RUN_DIR, UP_TIMEOUT, explain, netns_inode, netns_list, podnet, run, run_dir_listing  # noqa: E402
 
@@ -49,6 +50,7 @@ def _nothing_of_ours_left_behind():
                     run(["ip", "netns", "del", name])
     if RUN_DIR != "/run/podnet" and os.path.isdir(RUN_DIR) and not os.listdir(RUN_DIR):
         os.rmdir(RUN_DIR)  # this worker's own lab directory, empty again
+    registry.forget()  # nothing of ours is left for other test runs to step around
     assert not leftovers, "the tests left these behind:\n" + "\n".join(leftovers)
 
 

@@ -29,11 +29,14 @@ def test_the_demo_runs_end_to_end_and_leaves_nothing():
     out = result.stdout
     assert result.returncode == 0, out[-3000:] + result.stderr[-3000:]
     assert "Traceback" not in out + result.stderr
-    for number in range(1, 13):
+    for number in range(1, 14):
         assert f"== {number}. " in out, f"step {number} is missing"
     probe = out[out.index("== 4. "):out.index("== 5. ")]
     assert "answer: TCP SYN-ACK" in probe and "port unreachable" not in probe, probe
     assert "PASS: " in out[out.index("== 5. "):out.index("== 6. ")]
+    policy = out[out.index("== 9. "):out.index("== 10. ")]
+    assert "default/web-from-client" in policy and "KUBE-POD-FW-" in policy, policy  # trace names policy and chain
+    assert re.search(r"^PASS: \d+/\d+ pairs behaved as the NetworkPolicies say .*; 0 mismatches\)", policy, re.M), policy
     assert not re.search(r"^\s*\d+\s*$", out, re.M), "a bare number in the demo's output"
     assert "network namespaces of the demo left on this machine: 0" in out
     assert out.rstrip().endswith("demo finished")

@@ -32,6 +32,7 @@ import sys
 import threading
 from typing import Any
 
+from podnet.cli import bench_policies
 from podnet.cli.bench_measure import (
     STOP_SIGNALS, Progress, leftover_namespaces, measure_once, restore_signals, teardown_quietly,
 )
@@ -91,15 +92,18 @@ def node_mask_for(per_node: int) -> int:
     return min(DEFAULT_NODE_MASK, needed)
 
 
-def size_spec(nodes: int, per_node: int, cni: str = "builtin", lab: str = BENCH_LAB) -> ClusterSpec:
-    """The validated spec of one benchmark size (pure: touches nothing)."""
+def size_spec(nodes: int, per_node: int, cni: str = "builtin", lab: str = BENCH_LAB,
+              in_namespaces: bool = False) -> ClusterSpec:
+    """The validated spec of one benchmark size (pure: touches nothing). ``in_namespaces``:
+    the same number of Pods, made by Deployments in the policy benchmark's namespaces."""
     return spec_from_sources(None, {
         "name": lab,
         "node_count": nodes,
-        "pods_per_node": per_node,
+        "pods_per_node": 0 if in_namespaces else per_node,
         "cni": check_cni(cni),
         "max_pods": max(DEFAULT_MAX_PODS, per_node),
         "node_cidr_mask_size": node_mask_for(per_node),
+        **({"workloads": bench_policies.workloads(nodes * per_node)} if in_namespaces else {}),
     })
 
 
@@ -113,6 +117,7 @@ def run(
     with_matrix: bool = False,
     with_switch: bool = False,
     services: int = 0,
+    policies: int = 0,
 ) -> list[dict]:
     """Measure every size ``repeat`` times; one row per size (see :func:`summarize`).
 
@@ -122,14 +127,14 @@ def run(
     cni = check_cni(cni)
     if isinstance(repeat, bool) or not isinstance(repeat, int) or not 1 <= repeat <= MAX_REPEAT:
         raise InputError("repeat", repeat, f"must be a whole number from 1 to {MAX_REPEAT}")
-    specs = [(n, m, size_spec(n, m, cni, lab)) for n, m in sizes]
+    specs = [(n, m, size_spec(n, m, cni, lab, in_namespaces=policies > 0)) for n, m in sizes]
     if os.geteuid() != 0:
         raise KernelError("podnet bench needs root to create network namespaces (run it with sudo)")
     rows = []
     for nodes, per_node, spec in specs:
         samples = []
         for _ in range(repeat):
-            sample = measure_once(spec, progress, with_matrix, with_switch, services)
+            sample = measure_once(spec, progress, with_matrix, with_switch, services, policies)
             samples.append(sample)
             if sample["leftovers"] or sample["state_left"]:
                 break
@@ -166,6 +171,22 @@ def _interrupt_on_termination() -> dict[int, Any]:
     return {s: signal.signal(s, _raise_interrupt) for s in STOP_SIGNALS if s != signal.SIGINT}
 
 
+def _report(rows: list[dict], output: str) -> int:
+    """Print the rows; exit 1 if a run left something behind or a policy matrix disagreed."""
+    print(format_table(rows) if output == "table" else format_json(rows))
+    left = [row for row in rows if row.get("leftovers") or row.get("state_left")]
+    if left:
+        names = ", ".join(n for row in left for n in row.get("leftover_names", [])) or f"{state_file.RUN_DIR}/{BENCH_LAB}"
+        print(f"podnet bench: teardown left {names} behind; stopped there", file=sys.stderr)
+        return EXIT_FAILED
+    wrong = [row["cluster"] for row in rows if row.get("policy_matrix_mismatch")]
+    if wrong:
+        print(f"podnet bench: under the policies some pairs did not behave as the policies say ({', '.join(wrong)}); "
+              "see 'podnet probe --all' on such a lab", file=sys.stderr)
+        return EXIT_FAILED
+    return EXIT_OK
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         prog="podnet bench",
@@ -181,6 +202,9 @@ def main(argv: list[str] | None = None) -> int:
                         help="also time switching the running lab host-gw -> vxlan -> host-gw")
     parser.add_argument("--services", default="0",
                         help="also time N ClusterIP Services through kube-proxy's rules (apply, re-sync, churn, requests)")
+    parser.add_argument("--policies", default="0",
+                        help="also time N NetworkPolicies over the Pods (put in 10 namespaces): apply, relabel, "
+                             "churn, and the matrix before and under them")
     parser.add_argument("-o", "--output", default="table", choices=("table", "json"))
     argv = list(sys.argv[1:] if argv is None else argv)
     if argv[:1] == ["--"]:
@@ -191,15 +215,16 @@ def main(argv: list[str] | None = None) -> int:
         cni = check_cni(args.cni)
         repeat = parse_repeat(args.repeat)
         services = parse_int("services", args.services, 0, 5000)
+        policies = parse_int("policies", args.policies, 0, 2000)
         for nodes, per_node in sizes:
-            size_spec(nodes, per_node, cni)  # every size is valid before anything is made
+            size_spec(nodes, per_node, cni, in_namespaces=policies > 0)  # every size is valid before anything is made
     except InputError as exc:
         print(f"podnet bench: {exc}", file=sys.stderr)
         return EXIT_BAD_INPUT
     previous = _interrupt_on_termination()
     try:
         rows = run(sizes, cni, repeat, progress=_stderr_progress, with_matrix=args.matrix,
-                   with_switch=args.switch_routing, services=services)
+                   with_switch=args.switch_routing, services=services, policies=policies)
     except KeyboardInterrupt:
         _teardown_if_ours(BENCH_LAB)
         left = leftover_namespaces(BENCH_LAB)
@@ -214,13 +239,7 @@ def main(argv: list[str] | None = None) -> int:
         return exc.exit_code
     finally:
         restore_signals(previous)
-    print(format_table(rows) if args.output == "table" else format_json(rows))
-    left = [row for row in rows if row.get("leftovers") or row.get("state_left")]
-    if left:
-        names = ", ".join(n for row in left for n in row.get("leftover_names", [])) or f"{state_file.RUN_DIR}/{BENCH_LAB}"
-        print(f"podnet bench: teardown left {names} behind; stopped there", file=sys.stderr)
-        return EXIT_FAILED
-    return EXIT_OK
+    return _report(rows, args.output)
 
 
 if __name__ == "__main__":

@@ -14,6 +14,7 @@ import threading
 import time
 from typing import Any, Callable
 
+from podnet.cli.bench_policies import measure_policies
 from podnet.core.errors import LabConflict
 from podnet.core.model import RUNNING
 from podnet.core.spec import ClusterSpec
@@ -168,10 +169,17 @@ def measure_services(lab: Lab, count: int) -> dict[str, Any]:
             "svc_backends": len({a.pod for a in exchange.answers if a.pod})}
 
 
+def pod_count(spec: ClusterSpec) -> int:
+    """The spec's Pods, whether listed or made by its Deployments."""
+    replicas = sum(doc.get("spec", {}).get("replicas", 0) for doc in spec.workloads
+                   if isinstance(doc, dict) and doc.get("kind") == "Deployment")
+    return len(spec.pods) + replicas
+
+
 def measure_once(spec: ClusterSpec, progress: Progress | None = None, with_matrix: bool = False,
-                 with_switch: bool = False, services: int = 0) -> dict[str, Any]:
+                 with_switch: bool = False, services: int = 0, policies: int = 0) -> dict[str, Any]:
     """One up/ready/down cycle of ``spec``; everything made is torn down, whatever happens."""
-    label = size_label(len(spec.nodes), len(spec.pods) // max(len(spec.nodes), 1))
+    label = size_label(len(spec.nodes), pod_count(spec) // max(len(spec.nodes), 1))
     say = progress or (lambda _text: None)
 
     def stage(name: str, done: int, total: int) -> None:
@@ -193,6 +201,8 @@ def measure_once(spec: ClusterSpec, progress: Progress | None = None, with_matri
         running = sum(1 for pod in pods if pod.phase == RUNNING)
         say(f"bench {label}: up {up_s:.3f} s, {running}/{len(pods)} Pods Running")
         probes = _measure_running(lab, label, say, with_matrix, with_switch, services)
+        if policies:
+            probes.update(measure_policies(lab, policies, lambda text: say(f"{label} {text}")))
         say(f"bench {label}: down ...")
         close_started = time.perf_counter()
         lab.close()

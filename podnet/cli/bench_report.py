@@ -55,7 +55,19 @@ def summarize(nodes: int, per_node: int, cni: str, samples: list[dict[str, Any]]
             "svc_requests_ok": min(s["svc_requests_ok"] for s in samples),
             "svc_request_ms": min(s["svc_request_ms"] for s in samples),
             "svc_backends": min(s["svc_backends"] for s in samples)} if "services" in samples[0] else {}),
+        **(_policy_summary(samples) if "policies" in samples[0] else {}),
     }
+
+
+def _policy_summary(samples: list[dict[str, Any]]) -> dict[str, Any]:
+    row: dict[str, Any] = {key: samples[0][key] for key in ("policies", "policy_namespaces", "policy_matrix_pairs",
+                                                            "policy_matrix_denied", "policy_rules")}
+    for key in ("policy_apply_s", "policy_relabel_s", "policy_churn_s", "open_matrix_cold_s", "open_matrix_warm_s",
+                "policy_matrix_cold_s", "policy_matrix_warm_s"):
+        row[key] = min(s[key] for s in samples)
+    row["policy_matrix_mismatch"] = max(s["policy_matrix_mismatch"] for s in samples)
+    row["policy_matrix_ratio"] = row["policy_matrix_warm_s"] / row["open_matrix_warm_s"] if row["open_matrix_warm_s"] else 0.0
+    return row
 
 
 def _cells(row: dict[str, Any]) -> list[str]:
@@ -90,6 +102,15 @@ def format_table(rows: Iterable[dict[str, Any]]) -> str:
             line += [str(row["services"]), f"{row['svc_apply_s']:.3f}", f"{row['svc_sync_s']:.3f}",
                      f"{row['svc_churn_s']:.3f}", f"{row['svc_request_ms']:.2f}"
                      + ("" if row["svc_requests_ok"] == row["svc_requests"] else f" ({row['svc_requests_ok']} ok)")]
+    if rows and all("policies" in row for row in rows):
+        columns += ["policies", "rules", "apply s", "relabel s", "churn s", "open matrix s", "policy matrix s", "x open",
+                    "denied"]
+        for line, row in zip(lines, rows):
+            line += [str(row["policies"]), str(row["policy_rules"]), f"{row['policy_apply_s']:.3f}",
+                     f"{row['policy_relabel_s']:.3f}", f"{row['policy_churn_s']:.3f}", f"{row['open_matrix_warm_s']:.3f}",
+                     f"{row['policy_matrix_warm_s']:.3f}", f"{row['policy_matrix_ratio']:.2f}",
+                     f"{row['policy_matrix_denied']}/{row['policy_matrix_pairs']}"
+                     + ("" if not row["policy_matrix_mismatch"] else f" ({row['policy_matrix_mismatch']} wrong)")]
     if rows and all("matrix_pairs" in row for row in rows):
         columns += list(MATRIX_COLUMNS)
         for line, row in zip(lines, rows):

@@ -3,7 +3,8 @@
 Mirrors the assertions of Kubernetes' e2e networking tests and of netlab's ``validate``:
 Pods and nodes in a state (``pods``, ``nodes``), a probe that arrives with or without NAT
 (``probe``), real requests through a Service (``connect``), the kind of traffic and its
-rewrites (``trace``), name resolution (``dns``), kernel state (``iptables``, ``sysctl``,
+rewrites (``trace``, with the NetworkPolicy that decided), the reachability matrix as the
+NetworkPolicies' truth table (``matrix``), name resolution (``dns``), kernel state (``iptables``, ``sysctl``,
 ``routes``), what a student recorded (``answer``) or captured (``pcap``), and whole-lab
 conditions (``lab``, ``replaced``). Each returns PASS or FAIL with the evidence that decided
 it; when the measurement itself fails the runner turns it into ERROR.
@@ -23,7 +24,7 @@ from podnet.course.results import FAIL, PASS, NotRunning
 from podnet.course.templates import overlaps, resolve
 from podnet.course.workfiles import load_answers
 from podnet.kernel import iptables, netlink
-from podnet.probes import trace
+from podnet.probes import matrix, trace
 from podnet.probes.client import Client, check_target
 from podnet.probes.pcap import read_flows
 from podnet.probes.runner import ProbeSession
@@ -241,6 +242,47 @@ def check_trace(runner, params, state, lab):
         problems.append("SNAT was " + ("expected" if expect["snat"] else "not expected"))
     if "snat_by" in expect and snat and not any(expect["snat_by"] in r for r in snat):
         problems.append(f"the SNAT was not made by {expect['snat_by']}")
+    problems += _policy_problems(expect, result.policy)
+    if result.policy:
+        evidence += f", NetworkPolicy: {'allowed' if result.policy['allowed'] else 'denied'} ({result.policy['reason']})"
+    return _verdict(problems, evidence)
+
+
+def _policy_problems(expect: dict, policy: dict | None) -> list[str]:
+    """``policy: allowed|denied`` and ``policy_by: NS/NAME`` (a policy that allowed it, or one
+    that isolates the Pod whose policies dropped it)."""
+    problems = []
+    if "policy" in expect:
+        if policy is None:
+            problems.append("no NetworkPolicy is in force")
+        elif ("allowed" if policy["allowed"] else "denied") != expect["policy"]:
+            problems.append(f"the policies {'allow' if policy['allowed'] else 'deny'} it, expected {expect['policy']}")
+    if "policy_by" in expect and policy is not None:
+        named = {k for side in ("egress", "ingress") for k in
+                 policy["decision"].get(side, {}).get("allowedBy" if policy["allowed"] else "isolatedBy", [])}
+        if expect["policy_by"] not in named:
+            problems.append(f"decided by {', '.join(sorted(named)) or 'no policy'}, not {expect['policy_by']}")
+    return problems
+
+
+def check_matrix(runner, params, state, lab):
+    """Every Pod (and node) to every Pod, judged against the NetworkPolicies in force: the
+    e2e tests' truth table. ``expect: {match: true, denied_min: N, allowed_min: N}``."""
+    result = matrix.run(lab, tuple(params.get("protocols", ("udp", "tcp"))),
+                        include_nodes=bool(params.get("nodes", False)), timeout=float(params.get("timeout", 2)))
+    expect = _expect(params)
+    denied = result.denied
+    allowed = len(result.pairs) - denied
+    evidence = (f"{len(result.pairs)} pairs: {allowed} allowed, {denied} denied by policy, "
+                f"{len(result.failures)} behaved otherwise")
+    problems = []
+    if expect.get("match", True) and not result.ok:
+        sample = "; ".join(f"{p.proto} {p.source}->{p.target}" for p in result.failures[:3])
+        problems.append(f"{len(result.failures)} pair(s) did not behave as the policies say ({sample})")
+    if "denied_min" in expect and denied < int(expect["denied_min"]):
+        problems.append(f"only {denied} pair(s) are denied by a policy, expected at least {expect['denied_min']}")
+    if "allowed_min" in expect and allowed < int(expect["allowed_min"]):
+        problems.append(f"only {allowed} pair(s) are allowed, expected at least {expect['allowed_min']}")
     return _verdict(problems, evidence)
 
 

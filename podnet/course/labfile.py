@@ -26,7 +26,7 @@ _DIR_NAME = re.compile(r"^(\d\d)-([a-z0-9][a-z0-9-]*)$")
 _EXERCISE = re.compile(r"^[a-z][a-z0-9-]{0,15}$")
 
 ACTIONS = ("apply", "delete", "copy", "exec", "podnet", "answers", "capture", "record", "up", "wait")
-CHECK_TYPES = ("pods", "nodes", "probe", "connect", "trace", "dns", "answer", "pcap", "iptables", "sysctl",
+CHECK_TYPES = ("pods", "nodes", "probe", "connect", "trace", "matrix", "dns", "answer", "pcap", "iptables", "sysctl",
                "lab", "replaced", "routes")
 LAB_KEYS = {"number", "slug", "title", "goal", "minutes", "quiz", "topology", "start", "solution", "checks",
             "exercises", "network"}

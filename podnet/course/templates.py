@@ -14,17 +14,27 @@ from podnet.core.errors import InputError
 from podnet.core.model import RUNNING, LabState
 from podnet.course.results import NotRunning
 
+_NESTED = re.compile(r"\{[a-z-]+:[^{}]*\{")  # a template whose argument holds another
 _TEMPLATE = re.compile(r"\{([a-z-]+):([^{}]*)\}|\{([a-z-]+)\}")
 
 
 def resolve(state: LabState | None, text: object, record: dict | None = None) -> object:
-    """Replace ``{kind:arg}`` in ``text`` with values from the live lab (non-strings pass)."""
+    """Replace ``{kind:arg}`` in ``text`` with values from the live lab (non-strings pass).
+    Templates nest, the innermost first: ``{pod-ip:{first-pod:shop/backend}}``."""
     if not isinstance(text, str):
         return text
-    whole = _TEMPLATE.fullmatch(text)
-    if whole:
-        return _value(state, whole.group(1) or whole.group(3), whole.group(2) or "", record)
-    return _TEMPLATE.sub(lambda m: str(_value(state, m.group(1) or m.group(3), m.group(2) or "", record)), text)
+
+    def value(match: re.Match) -> object:
+        return _value(state, match.group(1) or match.group(3), match.group(2) or "", record)
+
+    for _depth in range(3):
+        whole = _TEMPLATE.fullmatch(text)
+        if whole:
+            return value(whole)
+        if not _NESTED.search(text):
+            break
+        text = _TEMPLATE.sub(lambda m: str(value(m)), text)
+    return _TEMPLATE.sub(lambda m: str(value(m)), text)
 
 
 def _value(state: LabState | None, kind: str, arg: str, record: dict | None) -> object:
@@ -46,7 +56,7 @@ def _value(state: LabState | None, kind: str, arg: str, record: dict | None) -> 
             raise InputError("template", f"{{{kind}:{arg}}}", "no such Service")
         return service.cluster_ip if kind == "service-ip" else service.ports[0].node_port
     if kind == "first-pod":
-        owned = sorted(p.name for p in state.pods.values() if p.owner == f"default/{arg}")
+        owned = sorted(p.name for p in state.pods.values() if p.owner == (arg if "/" in arg else f"default/{arg}"))
         if not owned:
             raise InputError("template", f"{{first-pod:{arg}}}", "that Deployment has no Pods")
         return owned[0]

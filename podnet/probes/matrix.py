@@ -25,7 +25,7 @@ from podnet.core.model import RUNNING
 from podnet.k8s.policy.decide import Endpoint, Judge, pod_endpoint
 from podnet.k8s.routing import neighbours
 from podnet.probes.matrix_clients import tcp_clients, udp_clients
-from podnet.probes.matrix_endpoints import TCP_PORT, UDP_PORT, EndpointProcess, listen
+from podnet.probes.matrix_endpoints import TCP_PORT, UDP_PORT, EndpointProcess, free_ports, listen
 
 Progress = Callable[[str, int, int], None]
 
@@ -54,6 +54,17 @@ class PairResult:
         return not self.answered and (self.error is None or self.error.startswith("no answer"))
 
     @property
+    def observed(self) -> str:
+        """One word for what happened: reached, dropped, nat, other (workload) or error."""
+        if self.reached:
+            return "reached"
+        if self.dropped:
+            return "dropped"
+        if self.error:
+            return "error"
+        return "other" if not self.name_ok else "nat"
+
+    @property
     def ok(self) -> bool:
         """The pair behaved as the policies say: reached when allowed, dropped when denied."""
         return self.reached if self.expected else self.dropped
@@ -69,6 +80,7 @@ class MatrixResult:
     errors: list[str] = field(default_factory=list)
     prefilled_neighbours: int = 0
     policies: list[str] = field(default_factory=list)  # the NetworkPolicies in force, when any
+    ports: dict[str, int] = field(default_factory=lambda: {"udp": UDP_PORT, "tcp": TCP_PORT})
 
     @property
     def denied(self) -> int:
@@ -87,8 +99,10 @@ class MatrixResult:
             "sources": self.sources, "targets": self.targets, "protocols": list(self.protocols),
             "pairs": len(self.pairs), "failed": len(self.failures), "seconds": round(self.seconds, 4),
             "ok": self.ok, "errors": self.errors, "prefilledNeighbours": self.prefilled_neighbours,
-            "policies": self.policies, "expectedDenied": self.denied,
+            "policies": self.policies, "expectedDenied": self.denied, "ports": self.ports,
             "failures": [dict(vars(p), ok=p.ok) for p in self.failures],
+            "results": [{"source": p.source, "target": p.target, "protocol": p.proto, "expected": p.expected,
+                         "observed": p.observed, "ok": p.ok} for p in self.pairs.values()],
         }
 
 
@@ -101,6 +115,8 @@ def run(lab, protocols: tuple[str, ...] = ("udp", "tcp"), include_nodes: bool = 
     targets = [p.name for p in lab.state.pods.values() if p.phase == RUNNING and p.namespace != "kube-system"]
     sources = list(targets) + (list(lab.state.nodes) if include_nodes else [])
     result = MatrixResult(sources, targets, tuple(protocols))
+    declared = {int(p["containerPort"]) for name in targets for p in lab.state.pods[name].ports}
+    result.ports = dict(zip(("udp", "tcp"), free_ports(declared)))
     for src in sources:
         for dst in targets:
             if src != dst:
@@ -127,9 +143,9 @@ def expect(state, result: MatrixResult) -> None:
         return
     judge = Judge(state)
     result.policies = sorted(state.policies)
-    ports = {"udp": UDP_PORT, "tcp": TCP_PORT}
     for (src, dst, proto), pair in result.pairs.items():
-        decision = judge.decide(source_endpoint(state, src, dst), pod_endpoint(state.pods[dst]), proto, ports[proto])
+        decision = judge.decide(source_endpoint(state, src, dst), pod_endpoint(state.pods[dst]), proto,
+                                result.ports[proto])
         pair.expected, pair.why = decision.allowed, decision.reason
 
 
@@ -149,7 +165,7 @@ def _run_pairs(lab, book, result, sources, targets, protocols, timeout, progress
     listeners: dict[str, tuple[socket.socket, socket.socket]] = {}
     for dst in targets:
         try:
-            listeners[dst] = lab.worker.run_in(book.netns_of(dst), listen)
+            listeners[dst] = lab.worker.run_in(book.netns_of(dst), lambda: listen(result.ports["udp"], result.ports["tcp"]))
         except (OSError, KernelError) as exc:
             result.errors.append(f"the endpoint of {dst} could not listen: {getattr(exc, 'strerror', None) or exc}")
             for key, pair in result.pairs.items():

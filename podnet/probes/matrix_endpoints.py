@@ -1,7 +1,8 @@
 """The endpoints of the reachability matrix: a socket pair per target Pod, served by a child.
 
 Mirrors the e2e netexec endpoint (``agnhost netexec``) every Granular Check talks to: UDP 8081
-and TCP 8083 in each target Pod's namespace, answering with the Pod's own name and recording
+and TCP 8083 in each target Pod's namespace (another pair when a workload already serves one
+of those, as e2e's own test Pods never do), answering with the Pod's own name and recording
 the client address it saw (what the NoSNAT check compares). Deviation: the sockets are opened
 once in each namespace by podnet's namespace worker and served with epoll by one forked child
 on the other core, which hands its records back through a pipe when told to stop.
@@ -18,16 +19,26 @@ import time
 
 UDP_PORT = 8081
 TCP_PORT = 8083
+# When a workload's container already serves one of netexec's ports, the next pair is used.
+PORT_PAIRS = ((UDP_PORT, TCP_PORT), (9081, 9083), (18081, 18083), (28081, 28083))
 
 
-def listen() -> tuple[socket.socket, socket.socket]:
+def free_ports(declared: set[int]) -> tuple[int, int]:
+    """The first (UDP, TCP) pair no target Pod's container declares (in either protocol)."""
+    for pair in PORT_PAIRS:
+        if not declared & set(pair):
+            return pair
+    return PORT_PAIRS[-1]
+
+
+def listen(udp_port: int = UDP_PORT, tcp_port: int = TCP_PORT) -> tuple[socket.socket, socket.socket]:
     udp = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
     udp.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4 << 20)
-    udp.bind(("0.0.0.0", UDP_PORT))
+    udp.bind(("0.0.0.0", udp_port))
     udp.setblocking(False)
     tcp = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     tcp.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    tcp.bind(("0.0.0.0", TCP_PORT))
+    tcp.bind(("0.0.0.0", tcp_port))
     tcp.listen(4096)
     tcp.setblocking(False)
     return udp, tcp

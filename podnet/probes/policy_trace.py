@@ -30,8 +30,8 @@ class PolicyNote:
 
     def text(self) -> str:
         where = f" (chains: {'; '.join(self.chains)})" if self.chains else ""
-        seen = (f"; the kernel counted {sum(self.dropped.values())} packet(s) dropped in "
-                + ", ".join(f"{k}: {v}" for k, v in self.dropped.items())) if self.dropped else ""
+        seen = ("; the kernel counted " + ", ".join(f"{v} packet(s) dropped by {k}" for k, v in self.dropped.items())
+                if self.dropped else "")
         return f"NetworkPolicy: {'allowed' if self.allowed else 'DENIED'}: {self.reason}{where}{seen}"
 
     def to_json(self) -> dict:

@@ -66,7 +66,7 @@ def get(state: LabState, kind_word: str, output: str = "table", names: list[str]
     objects = state.nodes if kind == "nodes" else state.pods
     for name in names or []:
         if name not in objects:
-            raise InputError(kind[:-1], name, f"not found: {kind} are " + ", ".join(objects))
+            raise InputError(_singular(kind), name, f"not found: {kind} are " + ", ".join(objects))
     selected = [objects[n] for n in names] if names else list(objects.values())
     if output == "json":
         to_json = views.node_json if kind == "nodes" else views.pod_json
@@ -101,7 +101,7 @@ def _get_service_kinds(state: LabState, kind: str, output: str, names: list[str]
     objects = _namespaced(state, "deployments" if kind == "deployments" else "services", namespace)
     for name in names:
         if name not in objects:
-            raise InputError(kind[:-1], name, f'{kind} "{name}" not found in namespace {namespace or "any"}')
+            raise InputError(_singular(kind), name, f'{kind} "{name}" not found in namespace {namespace or "any"}')
     selected = [objects[n] for n in names] if names else sorted(objects.values(), key=lambda o: (o.namespace, o.name))
     every = namespace is None
     if output == "json":
@@ -128,7 +128,7 @@ def _get_policy_kinds(state: LabState, kind: str, output: str, names: list[str],
         missing = 'networkpolicies.networking.k8s.io "{}" not found' + f" in namespace {namespace or 'any'}"
     for name in names:
         if name not in objects:
-            raise InputError(kind[:-1], name, missing.format(name))
+            raise InputError(_singular(kind), name, missing.format(name))
     selected = [objects[n] for n in names] if names else sorted(objects.values(), key=lambda o: o.name)
     if output == "json":
         items = [to_json(state, o) for o in selected]
@@ -169,16 +169,21 @@ def describe(state: LabState, kind_word: str, name: str, namespace: str = "defau
 
         objects = _namespaced(state, "deployments" if kind == "deployments" else "services", namespace)
         if name not in objects:
-            raise InputError(kind[:-1], name, f'{kind} "{name}" not found in namespace {namespace}')
+            raise InputError(_singular(kind), name, f'{kind} "{name}" not found in namespace {namespace}')
         if kind == "deployments":
             return sv.describe_deployment(state, objects[name])
         return sv.describe_service(state, objects[name])
     objects = state.nodes if kind == "nodes" else state.pods
     if name not in objects:
-        raise InputError(kind[:-1], name, f"not found: {kind} are " + ", ".join(objects))
+        raise InputError(_singular(kind), name, f"not found: {kind} are " + ", ".join(objects))
     if kind == "nodes":
         return views.describe_node(state, state.nodes[name])
     return views.describe_pod(state, state.pods[name])
+
+
+def _singular(kind: str) -> str:
+    """The field word of a kind: ``networkpolicies`` -> ``networkpolicy``, ``pods`` -> ``pod``."""
+    return kind[:-3] + "y" if kind.endswith("ies") else kind[:-1]
 
 
 def describe_json(state: LabState, kind_word: str, name: str, namespace: str = "default") -> str:
@@ -196,7 +201,7 @@ def describe_json(state: LabState, kind_word: str, name: str, namespace: str = "
         return json.dumps(data, indent=2)
     objects = state.nodes if kind == "nodes" else state.pods
     if name not in objects:
-        raise InputError(kind[:-1], name, f"not found: {kind} are " + ", ".join(objects))
+        raise InputError(_singular(kind), name, f"not found: {kind} are " + ", ".join(objects))
     obj = objects[name]
     data = views.node_json(state, obj) if kind == "nodes" else views.pod_json(state, obj)  # type: ignore[arg-type]
     data["events"] = [vars(e) for e in obj.events]

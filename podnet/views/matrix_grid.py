@@ -13,6 +13,7 @@ from podnet.probes.matrix import MatrixResult
 OK, NAT, MISS, ERR, SELF, OTHER = "ok", "NAT", "--", "ERR", ".", "other"
 DROPPED, LEAK = "x", "LEAK"
 FULL_GRID_LIMIT = 16
+NAMED_COLUMNS_UP_TO = 10  # longer target names: numbered columns
 
 
 def cell(result: MatrixResult, src: str, dst: str) -> str:
@@ -40,11 +41,26 @@ def grid(result: MatrixResult, node_of: dict[str, str]) -> str:
 
 
 def _full_grid(result: MatrixResult) -> str:
+    if max(len(t) for t in result.targets) > NAMED_COLUMNS_UP_TO:
+        return _numbered_grid(result)
     width = max([len(t) for t in result.targets] + [3])
     head_width = max(len(s) for s in result.sources)
     lines = [" " * head_width + "  " + " ".join(t.rjust(width) for t in result.targets)]
     for src in result.sources:
         lines.append(src.ljust(head_width) + "  " + " ".join(cell(result, src, t).rjust(width) for t in result.targets))
+    return "\n".join(lines)
+
+
+def _numbered_grid(result: MatrixResult) -> str:
+    """Long names (a Deployment's Pods): columns are numbered, each row names its number."""
+    number = {t: str(i) for i, t in enumerate(result.targets, 1)}
+    width = max(len(LEAK), len(str(len(result.targets))))
+    label = {s: f"{number.get(s, ''):>{len(str(len(result.targets)))}} {s}" for s in result.sources}
+    head_width = max(len(v) for v in label.values())
+    lines = [" " * head_width + "  " + " ".join(number[t].rjust(width) for t in result.targets)]
+    for src in result.sources:
+        lines.append(label[src].ljust(head_width) + "  "
+                     + " ".join(cell(result, src, t).rjust(width) for t in result.targets))
     return "\n".join(lines)
 
 
@@ -68,8 +84,8 @@ def _node_grid(result: MatrixResult, node_of: dict[str, str]) -> str:
 
 
 def legend(result: MatrixResult) -> str:
-    protocols = "+".join(p.upper() for p in result.protocols)
-    text = (f"{OK}: answered with its own name over {protocols}, and saw the client's own address "
+    protocols = " and ".join(f"{p.upper()} {result.ports[p]}" for p in result.protocols)
+    text = (f"{OK}: answered with its own name on {protocols}, and saw the client's own address "
             f"(no NAT)   {NAT}: answered, but saw another source address   {OTHER}: another workload "
             f"answered   {MISS}: no answer   "
             f"{ERR}: the probe could not run")

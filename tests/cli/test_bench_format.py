@@ -5,7 +5,10 @@ import json
 
 import pytest
 
-from podnet.cli import bench
+from podnet.cli import bench, bench_measure, bench_policies
+from podnet.k8s.workloads.apply import apply_objects
+from podnet.k8s.workloads.manifests import parse_documents
+from podnet.lab.initial import initial_state
 from podnet.kernel import state_file as state_store
 from podnet.core.errors import EXIT_BAD_INPUT, EXIT_INTERRUPTED, EXIT_OK, InputError
 from podnet.core.spec import DEFAULT_MAX_PODS, DEFAULT_NODE_MASK
@@ -151,6 +154,7 @@ def no_run(monkeypatch):
     (["--sizes", "3x2,0x1"], "podnet bench: invalid sizes: '0x1': use NODESxPODS_PER_NODE like 10x100"),
     (["--cni", "ptp"], "podnet bench: invalid cni: 'ptp': must be builtin or bridge"),
     (["--repeat", "0"], "podnet bench: invalid repeat: '0': must be a whole number from 1 to 100"),
+    (["--policies", "-1"], "podnet bench: invalid policies: '-1': must be a whole number from 0 to 2000"),
 ])
 def test_bad_input_is_one_line_and_exit_2(no_run, capsys, argv, message):
     assert bench.main(argv) == EXIT_BAD_INPUT
@@ -167,7 +171,7 @@ def test_sizes_the_spec_refuses_are_bad_input(no_run, capsys):
 def test_main_prints_table_or_json(monkeypatch, capsys):
     seen = {}
 
-    def fake_run(sizes, cni, repeat, progress=None, with_matrix=False, with_switch=False, services=0):
+    def fake_run(sizes, cni, repeat, progress=None, with_matrix=False, with_switch=False, services=0, policies=0):
         seen.update(sizes=sizes, cni=cni, repeat=repeat)
         return [_row()]
 
@@ -188,3 +192,42 @@ def test_interrupt_exits_130(monkeypatch, tmp_path, capsys):
     monkeypatch.setattr(bench, "run", interrupted)
     assert bench.main(["--sizes", "3x2"]) == EXIT_INTERRUPTED
     assert "interrupted" in capsys.readouterr().err
+
+
+# --- the NetworkPolicy benchmark --------------------------------------------------------------
+
+
+def test_policy_sizes_put_the_same_pods_in_namespaces():
+    spec = bench.size_spec(10, 10, in_namespaces=True)
+    assert spec.pods == ()
+    kinds = [d["kind"] for d in spec.workloads]
+    assert kinds.count("Namespace") == 10 and kinds.count("Deployment") == 20
+    assert sum(d["spec"]["replicas"] for d in spec.workloads if d["kind"] == "Deployment") == 100
+    assert bench_measure.pod_count(spec) == 100 == bench_measure.pod_count(bench.size_spec(10, 10))
+    small = bench.size_spec(3, 2, in_namespaces=True)
+    assert sum(d["spec"]["replicas"] for d in small.workloads if d["kind"] == "Deployment") == 6
+
+
+def test_policy_benchmark_policies_are_valid_and_use_every_kind():
+    state = initial_state(bench.size_spec(10, 10, in_namespaces=True))
+    state, _ = apply_objects(state, parse_documents(list(bench.size_spec(10, 10, in_namespaces=True).workloads)))
+    docs = bench_policies.policies(100, 10, 10)
+    state, result = apply_objects(state, parse_documents(docs))
+    assert len(state.policies) == 100 and len(result.lines) == 100
+    assert {d["metadata"]["namespace"] for d in docs} == {f"bench-{i}" for i in range(10)}
+    kinds = {d["metadata"]["name"].split("-", 1)[1] for d in docs}
+    assert kinds == {"deny", "same-ns-named", "from-team", "ns-and-pods", "ip-block", "egress-dns", "port-range",
+                     "expressions", "egress-except", "udp-only"}
+
+
+def test_policy_columns_and_ratio():
+    sample = {**_sample(1.0, 0.1, 10.0), "policies": 100, "policy_namespaces": 10, "policy_matrix_pairs": 19800,
+              "policy_matrix_denied": 15000, "policy_rules": 11000, "policy_apply_s": 0.5, "policy_relabel_s": 0.7,
+              "policy_churn_s": 0.8, "open_matrix_cold_s": 1.2, "open_matrix_warm_s": 1.0,
+              "policy_matrix_cold_s": 1.4, "policy_matrix_warm_s": 1.3, "policy_matrix_mismatch": 0}
+    row = bench.summarize(10, 10, "builtin", [sample, {**sample, "policy_apply_s": 0.4, "policy_matrix_mismatch": 2}])
+    assert row["policy_apply_s"] == 0.4 and row["policy_matrix_mismatch"] == 2
+    assert row["policy_matrix_ratio"] == pytest.approx(1.3)
+    header, line = bench.format_table([row]).splitlines()
+    assert "policy matrix s" in header and "x open" in header
+    assert line.endswith("15000/19800 (2 wrong)") and " 1.30 " in line

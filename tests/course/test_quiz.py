@@ -20,6 +20,7 @@ QUIZ_DIR = os.path.join(REPO, "labs", "quiz")
 LAB_BANKS = [
     "01-flat-network", "02-docker-contrast", "03-four-kinds-of-traffic", "04-ip-allocation",
     "05-who-implements-the-model", "06-pod-ips-are-not-stable", "07-packet-capture", "08-break-fix",
+    "09-network-policy",
 ]
 ALL_BANKS = ["topic", *LAB_BANKS]
 
@@ -110,7 +111,7 @@ def test_resolve(given, expected):
     assert quiz.resolve(given, QUIZ_DIR) == expected
 
 
-@pytest.mark.parametrize("given", ["9", "nope", "../topic", "topic.yaml", "0"])
+@pytest.mark.parametrize("given", ["10", "nope", "../topic", "topic.yaml", "0"])
 def test_resolve_refuses_unknown_names(given):
     with pytest.raises(InputError, match="must be one of topic, 01-flat-network"):
         quiz.resolve(given, QUIZ_DIR)

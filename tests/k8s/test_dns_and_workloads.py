@@ -29,6 +29,11 @@ pytestmark = pytest.mark.root
 WEB_YAML = REPO / "topologies" / "workloads" / "web.yaml"
 
 OTHER = """
+apiVersion: v1
+kind: Namespace
+metadata:
+  name: other
+---
 apiVersion: apps/v1
 kind: Deployment
 metadata:

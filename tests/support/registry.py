@@ -1,39 +1,50 @@
-"""Which lab names belong to which pytest-xdist worker of this test run.
+"""Which lab names belong to this test process, and which to anyone else's test run.
 
-Every worker writes the names of the labs it makes to a file of its own in a directory shared
-by the run (keyed by ``PYTEST_XDIST_TESTRUNUID``); a worker comparing host snapshots treats
-the other workers' labs as someone else's. Without xdist there are no other workers.
+Every test process (a pytest-xdist worker, or a plain pytest run) writes the names of the labs
+it makes to a file of its own, in a directory per test run (keyed by
+``PYTEST_XDIST_TESTRUNUID``, or by the process without xdist), under one parent directory that
+all runs on the machine share. A process comparing host snapshots treats every lab named in any
+other file, of its own run or of another run going on at the same time, as someone else's.
 """
 
 from __future__ import annotations
 
+import glob
 import os
 import tempfile
 
-RUN_ID = os.environ.get("PYTEST_XDIST_TESTRUNUID")
+PARENT = os.path.join(tempfile.gettempdir(), "podnet-tests")
+RUN_ID = os.environ.get("PYTEST_XDIST_TESTRUNUID") or f"pid-{os.getpid()}"
 WORKER = os.environ.get("PYTEST_XDIST_WORKER", "main")
-DIRECTORY = os.path.join(tempfile.gettempdir(), f"podnet-tests-{RUN_ID}") if RUN_ID else None
+DIRECTORY = os.path.join(PARENT, RUN_ID)
+OWN_FILE = os.path.join(DIRECTORY, WORKER)
 
 
 def register(name: str) -> None:
-    """Record ``name`` as this worker's, before the lab exists."""
-    if DIRECTORY is None:
-        return
+    """Record ``name`` as this process's, before the lab exists."""
     os.makedirs(DIRECTORY, mode=0o700, exist_ok=True)
-    with open(os.path.join(DIRECTORY, WORKER), "a", encoding="ascii") as handle:
+    with open(OWN_FILE, "a", encoding="ascii") as handle:
         handle.write(name + "\n")
 
 
 def other_workers_labs() -> set[str]:
-    if DIRECTORY is None or not os.path.isdir(DIRECTORY):
-        return set()
+    """Labs registered by every other test process on this machine (this run's or another's)."""
     names: set[str] = set()
-    for entry in os.listdir(DIRECTORY):
-        if entry == WORKER:
+    for path in glob.glob(os.path.join(PARENT, "*", "*")):
+        if path == OWN_FILE:
             continue
         try:
-            with open(os.path.join(DIRECTORY, entry), encoding="ascii") as handle:
+            with open(path, encoding="ascii") as handle:
                 names.update(line.strip() for line in handle if line.strip())
         except OSError:
             continue
     return names
+
+
+def forget() -> None:
+    """At the end of this process's session: its labs are gone, its file goes too."""
+    for path in (OWN_FILE, DIRECTORY):
+        try:
+            os.remove(path) if path == OWN_FILE else os.rmdir(path)
+        except OSError:
+            pass  # a directory other workers still write to stays

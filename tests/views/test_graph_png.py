@@ -19,7 +19,7 @@ import pytest
 from podnet.cli import graph as graph_verbs
 from podnet.core.errors import KernelError
 from podnet.views import graph
-from podnet.views.graph import facts, png
+from podnet.views.graph import png
 from podnet.kernel import state_file as state_store
 
 from tests.support.processes import podnet

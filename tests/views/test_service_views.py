@@ -293,11 +293,12 @@ def test_get_pods_by_namespace(state):
 def test_kinds_and_aliases():
     for word, kind in [("svc", "services"), ("service", "services"), ("ep", "endpoints"),
                        ("endpoint", "endpoints"), ("deploy", "deployments"), ("deployment", "deployments"),
-                       ("po", "pods"), ("no", "nodes")]:
+                       ("po", "pods"), ("no", "nodes"), ("netpol", "networkpolicies"), ("ns", "namespaces")]:
         assert commands.kind_of(word) == kind
     with pytest.raises(InputError) as info:
         commands.kind_of("configmaps")
-    assert "use nodes, pods, services (svc), endpoints (ep) or deployments (deploy)" in str(info.value)
+    assert ("use nodes, pods, services (svc), endpoints (ep), deployments (deploy), networkpolicies (netpol) "
+            "or namespaces (ns)") in str(info.value)
 
 
 def test_output_must_be_known(state):

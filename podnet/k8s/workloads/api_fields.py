@@ -62,6 +62,23 @@ class Forbidden(InvalidObject):
         Exception.__init__(self, f"The {kind} {quote(name)} is invalid: {path}: Forbidden: {detail}")
 
 
+class UnknownField(InvalidObject):
+    """A field the API does not have: refused, as ``kubectl apply`` (strict field validation)
+    refuses it, rather than silently dropped."""
+
+    def __init__(self, kind: str, name: str, path: str, allowed: Iterable[str]):
+        InvalidObject.__init__(self, kind, name, path, None, "known fields: " + ", ".join(allowed))
+        Exception.__init__(self, f"The {kind} {quote(name)} is invalid: strict decoding error: unknown field "
+                                 f"{quote(path)} (known here: {', '.join(allowed)})")
+
+
+def known_fields(kind: str, name: str, path: str, raw: dict, allowed: tuple[str, ...]) -> None:
+    """Refuse the first key of ``raw`` the API does not have at ``path``."""
+    for key in raw:
+        if key not in allowed:
+            raise UnknownField(kind, name, f"{path}.{key}" if path else str(key), allowed)
+
+
 class Literal(str):
     """A value shown as is (a Go map literal), not quoted."""
 

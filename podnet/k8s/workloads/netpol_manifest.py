@@ -8,7 +8,9 @@ in one peer, or ``ipBlock`` with ``except``: "may not specify both ipBlock and a
 "must specify a peer", every except "a strict subset of `cidr`"), and ``ports`` (``protocol``
 defaulting to TCP, a numeric or named ``port``, ``endPort`` only after a numeric port and not
 below it). Messages are the API server's. Deviation: SCTP is refused by name (podnet emulates
-TCP and UDP). The result is the spec in the API's JSON shape, defaults filled in. Pure.
+TCP and UDP). A field the API does not have is refused ("strict decoding error: unknown field",
+as ``kubectl apply`` validates by default), so a typo like ``ingres`` cannot quietly become a
+deny-all. The result is the spec in the API's JSON shape, defaults filled in. Pure.
 """
 
 from __future__ import annotations
@@ -18,7 +20,7 @@ import re
 
 from podnet.k8s.workloads import selectors
 from podnet.k8s.workloads.api_fields import (
-    Forbidden, InvalidObject, RequiredValue, UnsupportedValue, int_field, protocol_field,
+    Forbidden, InvalidObject, RequiredValue, UnsupportedValue, int_field, known_fields, protocol_field,
 )
 from podnet.k8s.workloads.objects import NetworkPolicyObject
 
@@ -28,6 +30,7 @@ _PORT_NAME_CHARS = re.compile(r"^[-a-z0-9]+$")
 
 
 def parse_network_policy(name: str, namespace: str, spec: dict) -> NetworkPolicyObject:
+    known_fields(KIND, name, "spec", spec, ("podSelector", "policyTypes", "ingress", "egress"))
     pod_selector = selectors.parse(KIND, name, "spec.podSelector", spec.get("podSelector"))
     out: dict = {"podSelector": pod_selector.to_json()}
     for direction, peers_key in (("ingress", "from"), ("egress", "to")):
@@ -59,6 +62,7 @@ def _rule(name: str, path: str, raw: object, peers_key: str) -> dict:
         raw = {}
     if not isinstance(raw, dict):
         raise InvalidObject(KIND, name, path, raw, f"must be a mapping with {peers_key} and ports")
+    known_fields(KIND, name, path, raw, (peers_key, "ports"))
     rule: dict = {}
     ports = raw.get("ports")
     if ports is not None:
@@ -76,6 +80,7 @@ def _rule(name: str, path: str, raw: object, peers_key: str) -> dict:
 def _port(name: str, path: str, raw: object) -> dict:
     if not isinstance(raw, dict):
         raise InvalidObject(KIND, name, path, raw, "must be a mapping with protocol, port and endPort")
+    known_fields(KIND, name, path, raw, ("protocol", "port", "endPort"))
     port: dict = {"protocol": protocol_field(KIND, name, f"{path}.protocol", raw.get("protocol"))}
     value, end = raw.get("port"), raw.get("endPort")
     if value is None:
@@ -116,6 +121,7 @@ def _port_name(name: str, path: str, value: str) -> str:
 def _peer(name: str, path: str, raw: object) -> dict:
     if not isinstance(raw, dict):
         raise InvalidObject(KIND, name, path, raw, "must be a mapping with podSelector, namespaceSelector or ipBlock")
+    known_fields(KIND, name, path, raw, ("podSelector", "namespaceSelector", "ipBlock"))
     peer: dict = {}
     for key in ("podSelector", "namespaceSelector"):
         if key in raw:
@@ -132,6 +138,7 @@ def _peer(name: str, path: str, raw: object) -> dict:
 def _ip_block(name: str, path: str, raw: object) -> dict:
     if not isinstance(raw, dict):
         raise InvalidObject(KIND, name, path, raw, "must be a mapping with cidr and except")
+    known_fields(KIND, name, path, raw, ("cidr", "except"))
     cidr_text = raw.get("cidr")
     if not cidr_text:
         raise RequiredValue(KIND, name, f"{path}.cidr")
