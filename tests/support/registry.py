@@ -12,6 +12,7 @@ from __future__ import annotations
 import glob
 import os
 import tempfile
+import time
 
 PARENT = os.path.join(tempfile.gettempdir(), "podnet-tests")
 RUN_ID = os.environ.get("PYTEST_XDIST_TESTRUNUID") or f"pid-{os.getpid()}"
@@ -41,10 +42,18 @@ def other_workers_labs() -> set[str]:
     return names
 
 
-def forget() -> None:
-    """At the end of this process's session: its labs are gone, its file goes too."""
-    for path in (OWN_FILE, DIRECTORY):
+
+def prune_old_runs(max_age: float = 86400.0) -> None:
+    """Forget test runs older than a day. A finished run's file is kept until then: another
+    run's host snapshot may still be comparing across a lab of it that was going away."""
+    now = time.time()
+    for path in glob.glob(os.path.join(PARENT, "*")):
+        if path == DIRECTORY:
+            continue
         try:
-            os.remove(path) if path == OWN_FILE else os.rmdir(path)
+            if now - os.path.getmtime(path) > max_age:
+                for entry in os.listdir(path):
+                    os.remove(os.path.join(path, entry))
+                os.rmdir(path)
         except OSError:
-            pass  # a directory other workers still write to stays
+            continue
