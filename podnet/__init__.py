@@ -6,3 +6,18 @@ controller. See README.md for the tour.
 """
 
 __version__ = "0.1.0"
+
+EXIT_INTERRUPTED = 130
+
+
+def run() -> int:
+    """The ``podnet`` command. The command line is imported here, so a Ctrl-C that comes
+    while it loads is one line and exit status 130, as at any later moment."""
+    import sys
+
+    try:
+        from podnet.cli.main import main
+    except KeyboardInterrupt:
+        sys.stderr.write("podnet: interrupted\n")
+        return EXIT_INTERRUPTED
+    return main()

@@ -1,5 +1,5 @@
 """Run the podnet command line: ``python -m podnet``."""
 
-from podnet.cli.main import main
+from podnet import run
 
-raise SystemExit(main())
+raise SystemExit(run())

@@ -5,9 +5,11 @@
 #   distribution packages: mininet (mnexec), iproute2, iptables, tcpdump, tshark, iputils-ping,
 #                          containernetworking-plugins (/usr/lib/cni), util-linux (nsenter),
 #                          curl (talk to Services from inside Pods), librsvg2-bin (podnet graph -f png)
-#   with --with-test-tools also: vagrant (the test suite runs 'vagrant validate' on the Vagrantfile)
+#   with --with-test-tools also: vagrant (the test suite runs 'vagrant validate' on the Vagrantfile),
+#                          chromium and chromium-driver (the page of podnet web is tested in a real browser)
 #   .venv (with system site packages, so Debian's mininet module is importable):
-#                          pinned pyroute2, PyYAML, scapy, pytest, and podnet itself (editable)
+#                          pinned pyroute2, PyYAML, scapy, aiohttp, Markdown, pytest, selenium,
+#                          and podnet itself (editable)
 set -euo pipefail
 
 repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -15,7 +17,7 @@ venv="$repo/.venv"
 packages=(mininet iproute2 iptables tcpdump tshark iputils-ping containernetworking-plugins
           util-linux procps python3 python3-venv python3-pip ca-certificates curl librsvg2-bin)
 if [ "${1:-}" = "--with-test-tools" ]; then
-    packages+=(vagrant)
+    packages+=(vagrant chromium chromium-driver)
 fi
 
 say() { printf 'podnet install: %s\n' "$*" >&2; }
@@ -59,5 +61,5 @@ if [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; then
     timeout 900 "$venv/bin/python" -m pip install -q --disable-pip-version-check --no-build-isolation --no-deps -e "$repo"
     echo "$want" > "$stamp"
 fi
-"$venv/bin/python" -c 'import mininet.net, pyroute2, yaml, podnet' || { say "the virtual environment is broken; remove $venv and run me again"; exit 1; }
+"$venv/bin/python" -c 'import mininet.net, pyroute2, yaml, aiohttp, markdown, podnet' || { say "the virtual environment is broken; remove $venv and run me again"; exit 1; }
 say "ready: $venv/bin/podnet"

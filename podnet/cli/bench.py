@@ -118,6 +118,7 @@ def run(
     with_switch: bool = False,
     services: int = 0,
     policies: int = 0,
+    web: int = 0,
 ) -> list[dict]:
     """Measure every size ``repeat`` times; one row per size (see :func:`summarize`).
 
@@ -134,7 +135,7 @@ def run(
     for nodes, per_node, spec in specs:
         samples = []
         for _ in range(repeat):
-            sample = measure_once(spec, progress, with_matrix, with_switch, services, policies)
+            sample = measure_once(spec, progress, with_matrix, with_switch, services, policies, web)
             samples.append(sample)
             if sample["leftovers"] or sample["state_left"]:
                 break
@@ -205,6 +206,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--policies", default="0",
                         help="also time N NetworkPolicies over the Pods (put in 10 namespaces): apply, relabel, "
                              "churn, and the matrix before and under them")
+    parser.add_argument("--web", default="0", metavar="SERVICES",
+                        help="also time podnet web's page in a headless Chromium with SERVICES Services: drawn, "
+                             "a change drawn, responsive while the matrix runs")
     parser.add_argument("-o", "--output", default="table", choices=("table", "json"))
     argv = list(sys.argv[1:] if argv is None else argv)
     if argv[:1] == ["--"]:
@@ -216,6 +220,9 @@ def main(argv: list[str] | None = None) -> int:
         repeat = parse_repeat(args.repeat)
         services = parse_int("services", args.services, 0, 5000)
         policies = parse_int("policies", args.policies, 0, 2000)
+        web = parse_int("web", args.web, 0, 2000)
+        if web and (services or policies):
+            raise InputError("web", args.web, "measure the page on its own (without --services or --policies)")
         for nodes, per_node in sizes:
             size_spec(nodes, per_node, cni, in_namespaces=policies > 0)  # every size is valid before anything is made
     except InputError as exc:
@@ -224,7 +231,7 @@ def main(argv: list[str] | None = None) -> int:
     previous = _interrupt_on_termination()
     try:
         rows = run(sizes, cni, repeat, progress=_stderr_progress, with_matrix=args.matrix,
-                   with_switch=args.switch_routing, services=services, policies=policies)
+                   with_switch=args.switch_routing, services=services, policies=policies, web=web)
     except KeyboardInterrupt:
         _teardown_if_ours(BENCH_LAB)
         left = leftover_namespaces(BENCH_LAB)

@@ -15,6 +15,7 @@ import time
 from typing import Any, Callable
 
 from podnet.cli.bench_policies import measure_policies
+from podnet.cli.bench_web import run_web
 from podnet.core.errors import LabConflict
 from podnet.core.model import RUNNING
 from podnet.core.spec import ClusterSpec
@@ -177,7 +178,7 @@ def pod_count(spec: ClusterSpec) -> int:
 
 
 def measure_once(spec: ClusterSpec, progress: Progress | None = None, with_matrix: bool = False,
-                 with_switch: bool = False, services: int = 0, policies: int = 0) -> dict[str, Any]:
+                 with_switch: bool = False, services: int = 0, policies: int = 0, web: int = 0) -> dict[str, Any]:
     """One up/ready/down cycle of ``spec``; everything made is torn down, whatever happens."""
     label = size_label(len(spec.nodes), pod_count(spec) // max(len(spec.nodes), 1))
     say = progress or (lambda _text: None)
@@ -203,6 +204,8 @@ def measure_once(spec: ClusterSpec, progress: Progress | None = None, with_matri
         probes = _measure_running(lab, label, say, with_matrix, with_switch, services)
         if policies:
             probes.update(measure_policies(lab, policies, lambda text: say(f"{label} {text}")))
+        if web:
+            probes.update(run_web(lab, web, lambda text: say(f"{label} {text}")))
         say(f"bench {label}: down ...")
         close_started = time.perf_counter()
         lab.close()

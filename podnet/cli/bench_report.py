@@ -56,7 +56,16 @@ def summarize(nodes: int, per_node: int, cni: str, samples: list[dict[str, Any]]
             "svc_request_ms": min(s["svc_request_ms"] for s in samples),
             "svc_backends": min(s["svc_backends"] for s in samples)} if "services" in samples[0] else {}),
         **(_policy_summary(samples) if "policies" in samples[0] else {}),
+        **(_web_summary(samples) if "web_services" in samples[0] else {}),
     }
+
+
+def _web_summary(samples: list[dict[str, Any]]) -> dict[str, Any]:
+    return {"web_services": samples[0]["web_services"], "pods_drawn": samples[0]["pods_drawn"],
+            "services_drawn": samples[0]["services_drawn"],
+            "render_ms": min(s["render_ms"] for s in samples), "update_ms": min(s["update_ms"] for s in samples),
+            "matrix_lag_ms": min(s["matrix_lag_ms"] for s in samples),
+            "matrix_shown_ms": min(s["matrix_shown_ms"] for s in samples)}
 
 
 def _policy_summary(samples: list[dict[str, Any]]) -> dict[str, Any]:
@@ -111,6 +120,11 @@ def format_table(rows: Iterable[dict[str, Any]]) -> str:
                      f"{row['policy_matrix_warm_s']:.3f}", f"{row['policy_matrix_ratio']:.2f}",
                      f"{row['policy_matrix_denied']}/{row['policy_matrix_pairs']}"
                      + ("" if not row["policy_matrix_mismatch"] else f" ({row['policy_matrix_mismatch']} wrong)")]
+    if rows and all("web_services" in row for row in rows):
+        columns += ["services", "drawn", "render ms", "update ms", "lag in matrix ms", "matrix shown ms"]
+        for line, row in zip(lines, rows):
+            line += [str(row["web_services"]), f"{row['pods_drawn']}+{row['services_drawn']}", f"{row['render_ms']:.0f}",
+                     f"{row['update_ms']:.0f}", f"{row['matrix_lag_ms']:.0f}", f"{row['matrix_shown_ms']:.0f}"]
     if rows and all("matrix_pairs" in row for row in rows):
         columns += list(MATRIX_COLUMNS)
         for line, row in zip(lines, rows):

@@ -14,11 +14,11 @@ from __future__ import annotations
 import logging
 import sys
 
-from podnet.cli import course, graph, labs, lifecycle, network, probes, reads, traffic, workloads
+from podnet.cli import course, graph, labs, lifecycle, network, probes, reads, traffic, web, workloads
 from podnet.cli.common import PROG, Parser, Terminated
 from podnet.core.errors import EXIT_FAILED, EXIT_INTERRUPTED, PodnetError
 
-VERB_GROUPS = (lifecycle, reads, workloads, network, probes, traffic, labs, course, graph)
+VERB_GROUPS = (lifecycle, reads, workloads, network, probes, traffic, labs, course, graph, web)
 HANDLERS = {verb: handler for group in VERB_GROUPS for verb, handler in group.HANDLERS.items()}
 
 

@@ -14,6 +14,7 @@ import os
 import sys
 
 from podnet.cli.common import PROG, add_lab, add_output, lab_name, open_lab, require_root, stderr_progress
+from podnet.lab import activity
 from podnet.core.addressbook import AddressBook
 from podnet.core.addressing import parse_int, parse_seconds
 from podnet.core.errors import EXIT_FAILED, EXIT_OK, InputError, LabConflict
@@ -102,6 +103,7 @@ def _matrix(lab, args, protocols: tuple[str, ...], timeout: float) -> int:
         sys.stderr.write(f"{PROG}: wrote {result.prefilled_neighbours} permanent neighbour (ARP) entries first: "
                          "a full mesh of this lab would overflow the kernel's shared ARP table "
                          f"(gc_thresh3 {neighbours.read_gc_thresh3()}); the lab keeps them\n")
+    activity.record(lab.state.name, "matrix", matrix_grid.grid_json(result))
     if args.output == "json":
         print(json.dumps(result.to_json(), indent=2))
     else:
@@ -120,6 +122,8 @@ def _one_probe(lab, args, port: int | None, timeout: float) -> int:
         verdict = session.probe(args.source, args.destination, args.protocol, port, timeout)
     finally:
         session.close()
+    activity.record(lab.state.name, "probe", {"source": args.source, "destination": args.destination,
+                                              "protocol": args.protocol, "port": port, **verdict.to_json()})
     if args.output == "json":
         print(json.dumps(verdict.to_json(), indent=2))
     else:
@@ -199,6 +203,9 @@ def cmd_capture(args) -> int:
             output.close()
     near = state.pods[args.target].node if args.target in state.pods else args.target
     lines = capture.describe(pcap, AddressBook(state), near)
+    activity.record(state.name, "capture", {"target": args.target, "interface": args.interface,
+                                            "filter": args.filter or "", "pcap": args.write,
+                                            "packets": capture.to_json(lines)})
     if args.output == "json":
         print(json.dumps({"target": args.target, "netns": netns, "pcap": args.write,
                           "packets": capture.to_json(lines)}, indent=2))

@@ -13,6 +13,7 @@ from __future__ import annotations
 import json
 
 from podnet.cli.common import add_lab, add_output, lab_name, open_lab
+from podnet.lab import activity
 from podnet.core.addressbook import AddressBook
 from podnet.core.addressing import parse_int, parse_seconds
 from podnet.core.errors import EXIT_FAILED, EXIT_OK, InputError
@@ -68,6 +69,8 @@ def cmd_connect(args) -> int:
     finally:
         lab.close()
     data = exchange.to_json()
+    activity.record(lab.state.name, "connect", {"source": args.source, "target": f"{host}:{port}",
+                                                "protocol": args.protocol, **data})
     if args.output == "json":
         print(json.dumps(data, indent=2))
     else:
@@ -102,6 +105,7 @@ def cmd_trace(args) -> int:
         result = tracing.run(lab, args.source, args.destination, protocol, timeout)
     finally:
         lab.close()
+    activity.record(lab.state.name, "trace", result.to_json())
     if args.output == "json":
         print(json.dumps(result.to_json(), indent=2))
     else:

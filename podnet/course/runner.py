@@ -29,6 +29,7 @@ from podnet.course.results import ERROR, FAIL, PASS, CheckResult, NotRunning, Re
 from podnet.course.steps import RECORD, run_step
 from podnet.course.workfiles import write_file
 from podnet.kernel import state_file
+from podnet.lab import activity
 from podnet.lab.bringup import up
 from podnet.lab.session import Lab
 from podnet.lab.signals import block_stop_signals, unblock_stop_signals
@@ -159,6 +160,7 @@ class LabRunner:
         finally:
             if lab is not None:
                 lab.close()
+        activity.record(self.lab.lab_name, "check", report.to_json())
         return report
 
     def _evaluate(self, check: Check, state: LabState | None, lab) -> CheckResult:

@@ -62,6 +62,11 @@ class LabPaths:
     def logs_dir(self) -> str:
         return os.path.join(self.root, "logs")
 
+    @property
+    def activity_dir(self) -> str:
+        """The last probes, traces, requests, matrices and checks, one file each (podnet web draws them)."""
+        return os.path.join(self.root, "activity")
+
 
 def claim(lab: str, initial: LabState) -> LabPaths:
     """Create the lab directory and its first state; refuse if a lab of that name exists

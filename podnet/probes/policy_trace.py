@@ -62,10 +62,33 @@ def explain(lab, source: str, protocol: str, verdict, before: dict[str, int]) ->
     src_pod = state.pods.get(source)
     src = Endpoint(src_pod.ip, pod=src_pod) if src_pod else Endpoint(book.primary_ip(source) or "",
                                                                        node=source if source in state.nodes else None)
-    decision = Judge(state).decide(src, dst, protocol, port)
     after = drop_counts(lab)
     dropped = {k: v - before.get(k, 0) for k, v in after.items() if v > before.get(k, 0)}
+    dropper = _dropping_pod(state, dropped)
+    if dropper is not None and dst.pod is None:
+        # Sent to a node's or a Service's address and dropped after the DNAT: the decision is
+        # the backend's, whose chain counted it (the source as that Pod's node saw it).
+        entry = last.name if last else None
+        dst = Endpoint(dropper.ip or "", pod=dropper)
+        if entry in state.nodes and entry != dropper.node:
+            src = Endpoint(state.nodes[entry].internal_ip, node=entry)
+        port = _pod_port(dropper, protocol) or port
+    decision = Judge(state).decide(src, dst, protocol, port)
     return PolicyNote(decision.allowed, decision.reason, _chains(state, decision, src, dst), dropped, decision.to_json())
+
+
+def _dropping_pod(state, dropped: dict[str, int]):
+    """The Pod whose ingress chain counted a drop while the probe ran, if exactly one did."""
+    by_chain = {pod_chain(p, INGRESS): p for p in state.pods.values() if p.ip}
+    pods = {by_chain[key.split(" on ")[0]].name: by_chain[key.split(" on ")[0]]
+            for key in dropped if key.split(" on ")[0] in by_chain}
+    return next(iter(pods.values())) if len(pods) == 1 else None
+
+
+def _pod_port(pod, protocol: str) -> int | None:
+    """The Pod's one declared port of ``protocol`` (what a Service's DNAT sends to), if unique."""
+    ports = [int(p["containerPort"]) for p in pod.ports if p.get("protocol", "TCP").lower() == protocol.lower()]
+    return ports[0] if len(ports) == 1 else None
 
 
 def _endpoint(state, book: AddressBook, address: str) -> Endpoint:

@@ -44,6 +44,9 @@ EXPLAIN = {
     "Pod-to-node": "a Pod to a node's own address: plain routing, no NAT.",
     "node-to-node": "between nodes on the underlay: not Pod traffic at all.",
     "other": "none of the four kinds.",
+    "container-to-published-port": "Docker: containers share their host's address, so another host's container "
+                                   "is reached only through a published port: MASQUERADE to the host's address "
+                                   "on the way out, DNAT to the container at the other host.",
 }
 
 
@@ -67,6 +70,7 @@ class Hop:
     src: str
     dst: str
     rewrite: list[str] = field(default_factory=list)
+    ttl: int | None = None  # the IPv4 TTL as the packet was here
 
 
 @dataclass
@@ -158,6 +162,8 @@ def classify(state: LabState, source: str, target: Target) -> str:
     if in_cluster:
         return POD_TO_POD if src_kind == "pod" else "node-to-Pod" if src_kind == "node" else "other"
     if target.address in node_ips:
+        if src_kind == "pod" and state.spec.model == "docker":
+            return "container-to-published-port"
         return "Pod-to-node" if src_kind == "pod" else "node-to-node" if src_kind == "node" else "other"
     if src_kind == "pod" and _masqueraded(state, address):
         return POD_TO_EXTERNAL
@@ -180,7 +186,7 @@ def annotate(state: LabState, target: Target, sightings: list) -> tuple[list[Hop
     before = None
     for index, s in enumerate(sightings, start=1):
         now_src, now_dst = _endpoint(s.src, s.sport), _endpoint(s.dst, s.dport)
-        hop = Hop(index, s.name, s.kind, s.iface, s.direction, now_src, now_dst)
+        hop = Hop(index, s.name, s.kind, s.iface, s.direction, now_src, now_dst, ttl=getattr(s, "ttl", None))
         if before is not None:
             old_src, old_dst = before
             if now_dst != old_dst:
@@ -195,6 +201,8 @@ def annotate(state: LabState, target: Target, sightings: list) -> tuple[list[Hop
 
 
 def _dnat_rule(state: LabState, target: Target, address: str, port: int | None) -> str:
+    if state.spec.model == "docker":
+        return "Docker (a published port: DNAT in the DOCKER chain, docker run -p)"
     if target.service and target.service_port:
         chain = svc_chain(target.service_port, target.protocol)
         sep = sep_chain(target.service_port, target.protocol, f"{address}:{port}")
@@ -205,6 +213,8 @@ def _dnat_rule(state: LabState, target: Target, address: str, port: int | None) 
 
 def _snat_rule(state: LabState, target: Target, sighting, old_src: str = "") -> str:
     source_ip = old_src.split(":")[0]
+    if state.spec.model == "docker":
+        return "Docker (POSTROUTING -s 172.17.0.0/16 ! -o docker0 -j MASQUERADE: the host's address)"
     kube_proxy = "kube-proxy (KUBE-MARK-MASQ, then KUBE-POSTROUTING MASQUERADE to the outgoing interface's address)"
     if target.service:
         # kube-proxy marks only NodePort traffic, sources outside the cluster CIDR, and hairpin
@@ -225,6 +235,12 @@ def build(state: LabState, source: str, target: Target, verdict) -> Trace:
     kind = classify(state, source, target)
     hops, rewrites = annotate(state, target, verdict.path)
     dst_text = _endpoint(target.address, target.port) + (f" (Service {target.service})" if target.service else "")
+    if verdict.status == "reached" and target.service and verdict.receiver not in state.pods:
+        # A Service's packet is delivered to a backend Pod; one that stopped at the node whose
+        # address it was sent to was DNATed there and dropped before any Pod got it.
+        verdict.status = "unreachable"
+        verdict.reason = (f"it arrived at {verdict.receiver}, but no backend Pod of {target.service} received it "
+                          "(dropped after kube-proxy's rules)")
     if verdict.status == "reached":
         notes = []
         notes.append("destination rewritten (DNAT)" if verdict.destination_nat else "destination unchanged")

@@ -129,3 +129,15 @@ def failure_lines(result: MatrixResult, limit: int = 20) -> list[str]:
     if len(result.failures) > limit:
         lines.append(f"  ... and {len(result.failures) - limit} more (-o json lists them all)")
     return lines
+
+
+def grid_json(result: MatrixResult, limit: int = 500) -> dict:
+    """The grid as the live page draws it: a word per cell, the summary, and each failure's
+    evidence (at most ``limit``), without the per-pair records of ``-o json``."""
+    return {
+        "sources": result.sources, "targets": result.targets, "protocols": list(result.protocols),
+        "cells": [[cell(result, src, dst) for dst in result.targets] for src in result.sources],
+        "summary": summary_line(result), "legend": legend(result), "ok": result.ok, "policies": result.policies,
+        "failures": [{"source": p.source, "target": p.target, "protocol": p.proto, "why": line.split(": ", 1)[1]}
+                     for p, line in zip(result.failures[:limit], failure_lines(result, limit))],
+    }

@@ -171,7 +171,7 @@ def test_sizes_the_spec_refuses_are_bad_input(no_run, capsys):
 def test_main_prints_table_or_json(monkeypatch, capsys):
     seen = {}
 
-    def fake_run(sizes, cni, repeat, progress=None, with_matrix=False, with_switch=False, services=0, policies=0):
+    def fake_run(sizes, cni, repeat, progress=None, with_matrix=False, with_switch=False, services=0, policies=0, web=0):
         seen.update(sizes=sizes, cni=cni, repeat=repeat)
         return [_row()]
 

@@ -138,6 +138,17 @@ def test_trace_names_the_denying_policy_the_pods_chain_and_its_drop_counter(np):
     assert len(drop) == 1 and int(drop[0][0]) > 0, counted.stdout
 
 
+def test_a_nodeport_trace_under_default_deny_names_the_backends_policy(np):
+    """Sent to a node's address, DNATed by kube-proxy, dropped by the backend's chain: the trace
+    says no backend received it, and which policy and Pod chain dropped it."""
+    with applied(np, DENY):
+        data = trace(np, "external", "node-1:30081", "-p", "tcp", expect=1)
+    assert data["status"] == "unreachable" and "no backend Pod of shop/backend-outside" in data["reason"], data
+    note = data["policy"]
+    assert note["allowed"] is False and "shop/default-deny-ingress" in note["reason"], note
+    assert any(c.startswith("KUBE-POD-FW-") for c in note["chains"]) and sum(note["dropped"].values()) >= 1, note
+
+
 def test_a_pods_own_node_reaches_it_under_default_deny(np):
     db_ip = ip_of(np, "db")
     with applied(np, DENY):

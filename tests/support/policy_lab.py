@@ -53,6 +53,14 @@ spec:
   ports: [{name: http, port: 8080, targetPort: http}]
 ---
 apiVersion: v1
+kind: Service
+metadata: {name: backend-outside, namespace: shop}
+spec:
+  type: NodePort
+  selector: {app: backend}
+  ports: [{port: 8080, targetPort: http, nodePort: 30081}]
+---
+apiVersion: v1
 kind: Pod
 metadata: {name: db, namespace: shop, labels: {app: db}}
 spec: {nodeName: node-3, containers: [{name: db, image: postgres, ports: [{containerPort: 5432}]}]}
