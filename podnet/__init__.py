@@ -13,6 +13,7 @@ EXIT_INTERRUPTED = 130
 def run() -> int:
     """The ``podnet`` command. The command line is imported here, so a Ctrl-C that comes
     while it loads is one line and exit status 130, as at any later moment."""
+    import signal
     import sys
 
     try:
@@ -20,4 +21,9 @@ def run() -> int:
     except KeyboardInterrupt:
         sys.stderr.write("podnet: interrupted\n")
         return EXIT_INTERRUPTED
-    return main()
+    try:
+        return main()
+    finally:
+        # The command has finished and said so: a Ctrl-C now (a capture stopped just as it
+        # reached its count) must not turn a clean exit into death by signal.
+        signal.signal(signal.SIGINT, signal.SIG_IGN)

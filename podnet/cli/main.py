@@ -12,10 +12,12 @@ errors into one line and an exit code: 0 success, 1 a failed check or command, 2
 from __future__ import annotations
 
 import logging
+import signal
 import sys
+import threading
 
 from podnet.cli import course, graph, labs, lifecycle, network, probes, reads, traffic, web, workloads
-from podnet.cli.common import PROG, Parser, Terminated
+from podnet.cli.common import PROG, Parser, Terminated, on_signal
 from podnet.core.errors import EXIT_FAILED, EXIT_INTERRUPTED, PodnetError
 
 VERB_GROUPS = (lifecycle, reads, workloads, network, probes, traffic, labs, course, graph, web)
@@ -46,6 +48,9 @@ def main(argv: list[str] | None = None) -> int:
     except SystemExit as exc:
         return int(exc.code or 0)
     _configure_logging(args.verbose)
+    for sig in (signal.SIGTERM, signal.SIGHUP):  # every verb cleans up what it started, as on Ctrl-C
+        if signal.getsignal(sig) is signal.SIG_DFL and threading.current_thread() is threading.main_thread():
+            signal.signal(sig, on_signal)
     try:
         return HANDLERS[args.command](args)
     except PodnetError as exc:

@@ -84,17 +84,11 @@ def run_tcpdump(netns: str, iface: str, bpf: list[str], count: int, duration: fl
     chunks = []
     deadline = time.monotonic() + duration
     try:
-        while True:
-            left = deadline - time.monotonic()
-            if left <= 0:
-                proc.send_signal(signal.SIGINT)  # tcpdump flushes and exits on SIGINT
-                break
-            ready, _, _ = select.select([proc.stdout], [], [], min(left, 0.2))
-            if ready:
-                chunk = os.read(proc.stdout.fileno(), 65536)
-                if not chunk:
-                    break
-                chunks.append(chunk)
+        try:
+            _read_until_done(proc, chunks, deadline)
+        except KeyboardInterrupt:  # Ctrl-C stops a capture, as it stops tcpdump: keep what it has
+            if proc.poll() is None:
+                proc.send_signal(signal.SIGINT)
         rest, err = proc.communicate(timeout=10)
         chunks.append(rest)
     except BaseException:
@@ -112,6 +106,21 @@ def run_tcpdump(netns: str, iface: str, bpf: list[str], count: int, duration: fl
     if not data:
         raise KernelError(f"tcpdump wrote nothing in {netns}: {err.decode(errors='replace').strip()}")
     return data
+
+
+def _read_until_done(proc: subprocess.Popen, chunks: list[bytes], deadline: float) -> None:
+    """Collect tcpdump's output until it exits (count reached) or the deadline passes."""
+    while True:
+        left = deadline - time.monotonic()
+        if left <= 0:
+            proc.send_signal(signal.SIGINT)  # tcpdump flushes and exits on SIGINT
+            return
+        ready, _, _ = select.select([proc.stdout], [], [], min(left, 0.2))
+        if ready:
+            chunk = os.read(proc.stdout.fileno(), 65536)
+            if not chunk:
+                return
+            chunks.append(chunk)
 
 
 def describe(pcap: bytes, book: AddressBook, near: str | None) -> list[PacketLine]:

@@ -125,6 +125,26 @@ def test_capture_json_lists_packets_with_names(lab):
     assert request and request[0]["ttl"] == 62 and "no NAT" in request[0]["note"], packets
 
 
+def test_ctrl_c_stops_a_capture_and_keeps_what_it_caught(lab, tmp_path):
+    """Ctrl-C before the count is reached ends the capture as it ends tcpdump: exit 0, the
+    packets so far summarised and saved, tcpdump gone from the Pod's namespace."""
+    lab.up()
+    src_ip, dst_ip = lab.pod_ip("pod-1-1"), lab.pod_ip("pod-3-2")
+    pcap = tmp_path / "stopped.pcap"
+    proc = start_capture(lab, "pod-3-2", "-f", "icmp", "-c", "100", "--duration", "60", "-w", str(pcap))
+    pinged = lab.exec("pod-1-1", "ping", "-c", "5", "-i", "0.3", "-W", "1", dst_ip, timeout=20)
+    assert pinged.returncode == 0, explain(pinged)
+    out, err = stop(proc)
+    assert proc.returncode == 0, f"capture exited {proc.returncode}\n{out}\n{err}"
+    read = run(["tcpdump", "-nn", "-r", str(pcap)])
+    assert read.returncode == 0, explain(read)
+    caught = len(read.stdout.splitlines())
+    assert 2 <= caught <= 10, read.stdout  # the first echo may come before tcpdump's socket is open
+    assert out.splitlines()[-1] == f"{caught} IPv4 packet(s) captured in pod-3-2; pcap saved to {pcap}", out
+    assert any(f"{src_ip} (pod-1-1 on node-1) -> {dst_ip}" in line for line in out.splitlines()), out
+    assert not any(_comm(pid) == "tcpdump" for pid in pids_in({netns_inode(lab.ns("pod-3-2"))}))
+
+
 def test_capture_on_a_node_names_a_masqueraded_source(lab):
     """Capturing on node-3 behind a MASQUERADE in node-1: the summary says the source is node-1's."""
     lab.up()
@@ -211,3 +231,13 @@ def test_capture_refuses_bad_input(lab, args, mentions, tmp_path):
 def test_capture_refuses_a_pending_pod(lab):
     lab.up("--cni", "none")
     assert_refused(podnet("capture", "--name", lab.name, "pod-1-1", "--duration", "1"), "target", "pod-1-1")
+
+
+def test_sigterm_ends_a_capture_and_its_tcpdump(lab):
+    """A capture ended by SIGTERM (a closed terminal, a supervisor) takes its tcpdump with it."""
+    lab.up()
+    proc = start_capture(lab, "pod-3-2", "-f", "icmp", "-c", "100", "--duration", "60")
+    proc.send_signal(signal.SIGTERM)
+    out, err = proc.communicate(timeout=15)
+    assert proc.returncode == 130 and err.strip() == "podnet: terminated", (proc.returncode, out, err)
+    assert not any(_comm(pid) == "tcpdump" for pid in pids_in({netns_inode(lab.ns("pod-3-2"))}))

@@ -126,7 +126,9 @@ def start_podnet_capture(lab: Lab, target: str, *args: str) -> subprocess.Popen:
 
 def finish_podnet_capture(proc: subprocess.Popen) -> subprocess.CompletedProcess:
     """Collect a background capture that has exited (or stop it: SIGINT, as a person would)."""
-    if proc.poll() is None:
+    try:
+        proc.wait(timeout=1)  # one that reached its count is printing its last lines
+    except subprocess.TimeoutExpired:
         proc.send_signal(signal.SIGINT)
     try:
         out, err = proc.communicate(timeout=15)
