@@ -119,6 +119,7 @@ def run(
     services: int = 0,
     policies: int = 0,
     web: int = 0,
+    kubectl: bool = False,
 ) -> list[dict]:
     """Measure every size ``repeat`` times; one row per size (see :func:`summarize`).
 
@@ -135,7 +136,7 @@ def run(
     for nodes, per_node, spec in specs:
         samples = []
         for _ in range(repeat):
-            sample = measure_once(spec, progress, with_matrix, with_switch, services, policies, web)
+            sample = measure_once(spec, progress, with_matrix, with_switch, services, policies, web, kubectl)
             samples.append(sample)
             if sample["leftovers"] or sample["state_left"]:
                 break
@@ -188,7 +189,7 @@ def _report(rows: list[dict], output: str) -> int:
     return EXIT_OK
 
 
-def main(argv: list[str] | None = None) -> int:
+def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="podnet bench",
         description="Time podnet's bring-up (to all Pods Running) and teardown, and the memory a lab uses.",
@@ -209,7 +210,15 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--web", default="0", metavar="SERVICES",
                         help="also time podnet web's page in a headless Chromium with SERVICES Services: drawn, "
                              "a change drawn, responsive while the matrix runs")
+    parser.add_argument("--kubectl", action="store_true",
+                        help="also time the lab's Kubernetes API server: a Pod list, kubectl get pods -A -o wide "
+                             "with each kubectl found, and watch events after a change")
     parser.add_argument("-o", "--output", default="table", choices=("table", "json"))
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
     argv = list(sys.argv[1:] if argv is None else argv)
     if argv[:1] == ["--"]:
         argv = argv[1:]  # "podnet bench -- --sizes ..." hands the options on unparsed
@@ -231,7 +240,8 @@ def main(argv: list[str] | None = None) -> int:
     previous = _interrupt_on_termination()
     try:
         rows = run(sizes, cni, repeat, progress=_stderr_progress, with_matrix=args.matrix,
-                   with_switch=args.switch_routing, services=services, policies=policies, web=web)
+                   with_switch=args.switch_routing, services=services, policies=policies, web=web,
+                   kubectl=args.kubectl)
     except KeyboardInterrupt:
         _teardown_if_ours(BENCH_LAB)
         left = leftover_namespaces(BENCH_LAB)

@@ -15,6 +15,7 @@ import time
 from typing import Any, Callable
 
 from podnet.cli.bench_policies import measure_policies
+from podnet.cli.bench_kubectl import run_kubectl
 from podnet.cli.bench_web import run_web
 from podnet.core.errors import LabConflict
 from podnet.core.model import RUNNING
@@ -178,7 +179,8 @@ def pod_count(spec: ClusterSpec) -> int:
 
 
 def measure_once(spec: ClusterSpec, progress: Progress | None = None, with_matrix: bool = False,
-                 with_switch: bool = False, services: int = 0, policies: int = 0, web: int = 0) -> dict[str, Any]:
+                 with_switch: bool = False, services: int = 0, policies: int = 0, web: int = 0,
+                 kubectl: bool = False) -> dict[str, Any]:
     """One up/ready/down cycle of ``spec``; everything made is torn down, whatever happens."""
     label = size_label(len(spec.nodes), pod_count(spec) // max(len(spec.nodes), 1))
     say = progress or (lambda _text: None)
@@ -206,6 +208,8 @@ def measure_once(spec: ClusterSpec, progress: Progress | None = None, with_matri
             probes.update(measure_policies(lab, policies, lambda text: say(f"{label} {text}")))
         if web:
             probes.update(run_web(lab, web, lambda text: say(f"{label} {text}")))
+        if kubectl:
+            probes.update(run_kubectl(lab, lambda text: say(f"{label} {text}")))
         say(f"bench {label}: down ...")
         close_started = time.perf_counter()
         lab.close()

@@ -57,7 +57,17 @@ def summarize(nodes: int, per_node: int, cni: str, samples: list[dict[str, Any]]
             "svc_backends": min(s["svc_backends"] for s in samples)} if "services" in samples[0] else {}),
         **(_policy_summary(samples) if "policies" in samples[0] else {}),
         **(_web_summary(samples) if "web_services" in samples[0] else {}),
+        **(_kubectl_summary(samples) if "api_list_ms" in samples[0] else {}),
     }
+
+
+def _kubectl_summary(samples: list[dict[str, Any]]) -> dict[str, Any]:
+    row = {key: min(s[key] for s in samples) for key in ("api_ready_s", "api_list_ms", "api_list_ms_max", "watch_ms",
+                                                          "watch_ms_max")}
+    row["api_list_rows"] = samples[0]["api_list_rows"]
+    row["kubectls"] = [dict(timed, kubectl_s=min(s["kubectls"][i]["kubectl_s"] for s in samples))
+                       for i, timed in enumerate(samples[0]["kubectls"])]
+    return row
 
 
 def _web_summary(samples: list[dict[str, Any]]) -> dict[str, Any]:
@@ -125,6 +135,11 @@ def format_table(rows: Iterable[dict[str, Any]]) -> str:
         for line, row in zip(lines, rows):
             line += [str(row["web_services"]), f"{row['pods_drawn']}+{row['services_drawn']}", f"{row['render_ms']:.0f}",
                      f"{row['update_ms']:.0f}", f"{row['matrix_lag_ms']:.0f}", f"{row['matrix_shown_ms']:.0f}"]
+    if rows and all("api_list_ms" in row for row in rows):
+        columns += ["api list ms", "kubectl get pods -A -o wide s", "watch ms"]
+        for line, row in zip(lines, rows):
+            timed = ", ".join(f"{k['kubectl']} {k['kubectl_s']:.3f}" for k in row["kubectls"]) or "no kubectl"
+            line += [f"{row['api_list_ms']:.1f}", timed, f"{row['watch_ms']:.0f}"]
     if rows and all("matrix_pairs" in row for row in rows):
         columns += list(MATRIX_COLUMNS)
         for line, row in zip(lines, rows):

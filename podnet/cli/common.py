@@ -9,6 +9,7 @@ on everything people read, progress on stderr only when it is a terminal.
 from __future__ import annotations
 
 import argparse
+import ipaddress
 import os
 import signal
 import sys
@@ -88,3 +89,12 @@ def progress_printer(enabled: bool):
 def stderr_progress(output: str = "table"):
     """A progress bar on stderr when it is a terminal and the output is not JSON."""
     return progress_printer(sys.stderr.isatty() and output != "json")
+
+
+def check_listen(text: str, field: str = "listen") -> str:
+    """An address to listen on, as given: an IP address (loopback unless someone asks)."""
+    try:
+        return str(ipaddress.ip_address(text))
+    except ValueError:
+        raise InputError(field, text, "must be an IP address, e.g. 127.0.0.1 (loopback) or 0.0.0.0 (every "
+                         "interface: only when it may be reached from elsewhere)") from None

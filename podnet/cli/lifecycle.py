@@ -14,7 +14,8 @@ import sys
 import time
 
 from podnet.cli.common import (
-    PROG, TOPOLOGIES_DIR, Terminated, add_lab, add_output, lab_name, on_signal, open_lab, require_root, stderr_progress,
+    PROG, TOPOLOGIES_DIR, Terminated, add_lab, add_output, check_listen, lab_name, on_signal, open_lab, require_root,
+    stderr_progress,
 )
 from podnet.core import topology
 from podnet.core.errors import EXIT_FAILED, EXIT_OK, LabConflict
@@ -22,6 +23,8 @@ from podnet.core.model import RUNNING
 from podnet.core.naming import check_lab_name
 from podnet.k8s.routing import hostgw
 from podnet.kernel import state_file
+from podnet.lab import apiserver
+from podnet.lab.apiserver import DEFAULT_LISTEN as DEFAULT_API_LISTEN
 from podnet.lab.bringup import up as bring_up
 from podnet.lab.session import Lab
 from podnet.lab.signals import block_stop_signals
@@ -50,6 +53,11 @@ def add_parsers(sub) -> None:
     up.add_argument("--static-arp", help="auto, on or off: permanent neighbour entries, "
                     "switched on by auto when a lab would overflow the kernel's shared ARP table")
     up.add_argument("--no-dns", action="store_true", help="no CoreDNS/kube-dns add-on")
+    up.add_argument("--no-api", action="store_true",
+                    help="no Kubernetes API server for kubectl (podnet kubeconfig prints how to reach it)")
+    up.add_argument("--api-listen", default=DEFAULT_API_LISTEN,
+                    help=f"address the lab's API server listens on (default {DEFAULT_API_LISTEN}; another one "
+                         "must be asked for)")
     up.add_argument("--no-ip-masq-agent", action="store_true", help="no egress masquerade: Pod IPs leave the cluster as they are")
     up.add_argument("-f", "--filename", action="append", help="manifests to apply once the lab is up (repeatable)")
     up.add_argument("-d", "--detach", action="store_true", help="return once the lab is ready")
@@ -93,6 +101,7 @@ def _spec_of(args):
 
 def cmd_up(args) -> int:
     spec = _spec_of(args)
+    api_listen = None if args.no_api else check_listen(args.api_listen, "api-listen")
     require_root()
     if state_file.exists(spec.name):
         raise LabConflict(
@@ -105,7 +114,7 @@ def cmd_up(args) -> int:
         try:
             # up either returns a complete lab or has removed all it made (and says nothing
             # of a name it was refused: that lab belongs to someone else).
-            lab = bring_up(spec, stderr_progress(args.output), detached=args.detach)
+            lab = bring_up(spec, stderr_progress(args.output), detached=args.detach, api=api_listen)
         except (KeyboardInterrupt, Terminated):
             sys.stderr.write(f"{PROG}: bring-up of lab {spec.name!r} stopped; everything it made was removed\n")
             raise
@@ -133,6 +142,7 @@ def print_up_summary(lab: Lab, elapsed: float, output: str) -> None:
         print(json.dumps({
             "lab": state.name, "seconds": round(elapsed, 3), "nodes": len(state.nodes),
             "pods": len(state.pods), "running": running, "warnings": warnings(state),
+            "api": apiserver.running(state.name),
             "items": {"nodes": [node_json(state, n) for n in state.nodes.values()],
                       "pods": [pod_json(state, p) for p in state.pods.values()]},
         }, indent=2))
@@ -144,6 +154,9 @@ def print_up_summary(lab: Lab, elapsed: float, output: str) -> None:
     print(kubectl.get(state, "nodes"))
     print()
     print(kubectl.get(state, "pods", "wide"))
+    if apiserver.running(state.name):
+        print(f"\nkubectl works too: podnet kubeconfig --name {state.name} > {state.name}.kubeconfig; "
+              f"KUBECONFIG={state.name}.kubeconfig kubectl get pods -o wide")
 
 
 def _headline(state, elapsed: float, running: int) -> str:

@@ -13,7 +13,7 @@ import ipaddress
 import json
 import sys
 
-from podnet.cli.common import add_output, lab_name
+from podnet.cli.common import add_output, check_listen, lab_name
 from podnet.core.addressing import parse_int
 from podnet.core.errors import EXIT_OK, InputError, PodnetError
 from podnet.kernel import state_file
@@ -31,14 +31,6 @@ def add_parsers(sub) -> None:
     p.add_argument("--allow-actions", action="store_true",
                    help="let the page run probes, traces, requests, the matrix, captures and lab checks")
     add_output(p)
-
-
-def check_listen(text: str) -> str:
-    try:
-        return str(ipaddress.ip_address(text))
-    except ValueError:
-        raise InputError("listen", text, "must be an IP address, e.g. 127.0.0.1 (loopback) or 0.0.0.0 (every "
-                         "interface: only when the page may be seen from elsewhere)") from None
 
 
 def cmd_web(args) -> int:

@@ -106,6 +106,7 @@ class PodState:
     created: float = field(default_factory=time.time)
     started: float | None = None
     events: list[Event] = field(default_factory=list)
+    containers: list[dict] = field(default_factory=list)  # the containers as given (name, image, ports)
 
     @property
     def ready_text(self) -> str:
@@ -131,6 +132,7 @@ class DeploymentState:
     template_hash: str = ""
     created: float = field(default_factory=time.time)
     events: list[Event] = field(default_factory=list)
+    containers: list[dict] = field(default_factory=list)  # the template's containers as given
 
     @property
     def key(self) -> str:

@@ -30,6 +30,7 @@ from podnet.course.steps import RECORD, run_step
 from podnet.course.workfiles import write_file
 from podnet.kernel import state_file
 from podnet.lab import activity
+from podnet.lab.apiserver import DEFAULT_LISTEN
 from podnet.lab.bringup import up
 from podnet.lab.session import Lab
 from podnet.lab.signals import block_stop_signals, unblock_stop_signals
@@ -145,7 +146,7 @@ class LabRunner:
         data["name"] = self.lab.lab_name
         path = os.path.join(self.work, ".topology.yaml")
         write_file(path, yaml.safe_dump(data, sort_keys=False).encode())
-        up(topology_files.spec_from_sources(path, {}), detached=True).close()
+        up(topology_files.spec_from_sources(path, {}), detached=True, api=DEFAULT_LISTEN).close()
 
     # -- grading -------------------------------------------------------------------------------
     def check(self) -> Report:

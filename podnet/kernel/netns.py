@@ -210,18 +210,29 @@ def pids_in(inodes: Iterable[int]) -> dict[int, int]:
     return found
 
 
-def process_start_time(pid: int) -> str | None:
-    """Field 22 of /proc/PID/stat: with the PID it names one process for good."""
+def _stat_fields(pid: int) -> list[str] | None:
+    """/proc/PID/stat after the command name: the state first, the start time 20th."""
     try:
         with open(f"/proc/{pid}/stat", encoding="utf-8") as handle:
             data = handle.read()
     except OSError:
         return None
-    return data.rsplit(")", 1)[1].split()[19]
+    return data.rsplit(")", 1)[1].split()
+
+
+def process_start_time(pid: int) -> str | None:
+    """Field 22 of /proc/PID/stat: with the PID it names one process for good."""
+    fields = _stat_fields(pid)
+    return fields[19] if fields else None
 
 
 def is_same_process(pid: int | None, start: str | None) -> bool:
-    return pid is not None and start is not None and process_start_time(pid) == start
+    """The process recorded as (``pid``, ``start``) still runs. One that has exited but not yet
+    been waited for (a zombie, until its parent or init reaps it) has ended."""
+    if pid is None or start is None:
+        return False
+    fields = _stat_fields(pid)
+    return bool(fields) and fields[19] == start and fields[0] not in ("Z", "X")
 
 
 # Bind-mount a Pod's resolv.conf in a private mount namespace, then enter its network namespace.

@@ -12,7 +12,7 @@ import os
 import signal
 import time
 
-from podnet.kernel.netns import pids_in
+from podnet.kernel.netns import is_same_process, pids_in
 
 
 def end_processes_in(inodes: set[int], grace: float = 1.0) -> list[int]:
@@ -34,3 +34,27 @@ def _signal(pid: int, number: int) -> None:
         os.kill(pid, number)
     except ProcessLookupError:
         pass
+
+
+def _reap_if_ours(pid: int) -> None:
+    """A child of this very process that has exited stays a zombie (and "running") until it is
+    waited for; anyone else's child is left to its parent."""
+    try:
+        os.waitpid(pid, os.WNOHANG)
+    except ChildProcessError:
+        pass
+
+
+def end_recorded(pid: int | None, start: str | None, grace: float = 2.0) -> bool:
+    """End one process this lab started, if ``pid`` is still that process (its recorded start
+    time matches): SIGTERM, then SIGKILL after ``grace``. True if it was running."""
+    if not is_same_process(pid, start):
+        return False
+    _signal(pid, signal.SIGTERM)
+    deadline = time.monotonic() + grace
+    while time.monotonic() < deadline and is_same_process(pid, start):
+        _reap_if_ours(pid)
+        time.sleep(0.02)
+    if is_same_process(pid, start):
+        _signal(pid, signal.SIGKILL)
+    return True

@@ -23,11 +23,14 @@ from podnet.lab import components
 from podnet.lab.initial import initial_state
 from podnet.lab.session import Lab
 from podnet.lab.signals import block_stop_signals, unblock_stop_signals
+from podnet.lab import apiserver
 from podnet.lab.teardown import teardown
 
 
-def up(spec: ClusterSpec, progress: Progress = quiet, detached: bool = False) -> Lab:
-    """Bring a lab up and return it open, or tear down whatever it made and re-raise."""
+def up(spec: ClusterSpec, progress: Progress = quiet, detached: bool = False, api: str | None = None) -> Lab:
+    """Bring a lab up and return it open, or tear down whatever it made and re-raise. With
+    ``api`` (the address to listen on), the lab's Kubernetes API server is started too
+    (kubectl's way in)."""
     lab_state = planned_state(spec)
     taken = [ns for ns in lab_state.namespaces if netns.exists(ns)]
     if taken:
@@ -47,6 +50,8 @@ def up(spec: ClusterSpec, progress: Progress = quiet, detached: bool = False) ->
         lab.reconcile(Change.of(LAB), progress, hold_signals=False)
         lab_state.status = "running"
         lab.save()
+        if api is not None and spec.model != "docker":
+            apiserver.start(spec.name, api)
     except BaseException:
         block_stop_signals()  # finish the teardown even if the user presses Ctrl-C again
         try:

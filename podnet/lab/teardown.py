@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from podnet.core.naming import UNDERLAY_NAME, netns_name
 from podnet.kernel import netns, state_file
 from podnet.kernel.processes import end_processes_in
+from podnet.lab import apiserver
 
 CLAIM_GRACE = 30.0  # seconds a lab directory may exist without its state file
 
@@ -37,12 +38,13 @@ class TeardownReport:
 def teardown(name: str, namespaces: list[str] | None = None) -> TeardownReport:
     """Delete what lab ``name`` recorded: processes in its namespaces, the namespaces, its files."""
     report = TeardownReport(name)
+    server = apiserver.stop(name)  # the lab's API server, in the root namespace: by its recorded PID
     raw = state_file.load_raw(name)
     if namespaces is None:
         namespaces = list(raw.get("namespaces", [])) if raw else []
     expected = _namespaces_that_should_exist(name, raw)
     inodes = {ino for ino in (netns.inode(ns) for ns in namespaces) if ino is not None}
-    report.killed = end_processes_in(inodes)
+    report.killed = end_processes_in(inodes) + ([server] if server else [])
     for ns in namespaces:
         if netns.delete(ns):
             report.deleted.append(ns)

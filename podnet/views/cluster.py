@@ -110,7 +110,7 @@ def pod_json(state: LabState, pod: PodState) -> dict[str, Any]:
                           "labels": dict(pod.labels)},
                          **({"ownerReferences": [{"kind": "Deployment", "name": pod.owner.split("/", 1)[1]}]}
                             if pod.owner else {})),
-        "spec": {"nodeName": pod.node, "containers": [{"name": "app", "ports": list(pod.ports)}]},
+        "spec": {"nodeName": pod.node, "containers": containers_json(pod.containers, pod.ports)},
         "status": {
             "phase": pod.api_phase,
             "podIP": pod.ip, "podIPs": [{"ip": pod.ip}] if pod.ip else [],
@@ -121,6 +121,15 @@ def pod_json(state: LabState, pod: PodState) -> dict[str, Any]:
         "podnet": {"netns": netns_name(state.name, pod.name) if pod.phase == RUNNING else None,
                    "sandboxID": pod.sandbox_id, "hostVeth": pod.host_veth, "status": pod.phase},
     }
+
+
+def containers_json(containers: list[dict], ports: list[dict]) -> list[dict]:
+    """The containers as the manifest gave them (name, image, ports), or one container ``app``
+    holding every port when the object came without (a Pod of the topology, say)."""
+    if containers:
+        return [{"name": c["name"], **({"image": c["image"]} if c.get("image") else {}), "ports": list(c.get("ports", []))}
+                for c in containers]
+    return [{"name": "app", "ports": list(ports)}]
 
 
 def as_list(items: list[dict[str, Any]]) -> dict[str, Any]:

@@ -12,6 +12,7 @@ from typing import Any
 
 from podnet.core.model import RUNNING, DeploymentState, LabState, ServiceState
 from podnet.core.tables import age, table
+from podnet.views.cluster import containers_json
 from podnet.views.cluster import _iso, events_block
 from podnet.k8s.workloads.endpoints import not_ready, port_label, ready_endpoints
 
@@ -127,7 +128,8 @@ def deployment_json(state: LabState, d: DeploymentState) -> dict[str, Any]:
             "metadata": {"name": d.name, "namespace": d.namespace, "creationTimestamp": _iso(d.created)},
             "spec": {"replicas": d.replicas, "selector": {"matchLabels": dict(d.selector)},
                      "template": {"metadata": {"labels": dict(d.template_labels)},
-                                  "spec": {"nodeName": d.node_name, "containers": [{"name": "app", "ports": d.ports}]}}},
+                                  "spec": {"nodeName": d.node_name,
+                                           "containers": containers_json(d.containers, d.ports)}}},
             "status": {"replicas": current, "readyReplicas": ready, "availableReplicas": available},
             "podnet": {"pods": sorted(p.name for p in state.pods.values() if p.owner == d.key),
                        "templateHash": d.template_hash}}

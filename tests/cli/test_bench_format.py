@@ -2,6 +2,7 @@
 the command line's input errors (podnet.bench). Nothing here touches the kernel."""
 
 import json
+import re
 
 import pytest
 
@@ -171,7 +172,8 @@ def test_sizes_the_spec_refuses_are_bad_input(no_run, capsys):
 def test_main_prints_table_or_json(monkeypatch, capsys):
     seen = {}
 
-    def fake_run(sizes, cni, repeat, progress=None, with_matrix=False, with_switch=False, services=0, policies=0, web=0):
+    def fake_run(sizes, cni, repeat, progress=None, with_matrix=False, with_switch=False, services=0, policies=0, web=0,
+                 kubectl=False):
         seen.update(sizes=sizes, cni=cni, repeat=repeat)
         return [_row()]
 
@@ -231,3 +233,26 @@ def test_policy_columns_and_ratio():
     header, line = bench.format_table([row]).splitlines()
     assert "policy matrix s" in header and "x open" in header
     assert line.endswith("15000/19800 (2 wrong)") and " 1.30 " in line
+
+
+# --- the kubectl benchmark ---------------------------------------------------------------------
+
+
+def _kubectl_sample(list_ms, kubectl_s, watch_ms):
+    return {"up_s": 1.0, "down_s": 0.5, "close_s": 0.0, "pods": 100, "running": 100, "mem_mb": 40.0, "rss_mb": 50.0,
+            "leftovers": 0, "leftover_names": [], "state_left": False, "api_ready_s": 0.5, "api_list_ms": list_ms,
+            "api_list_ms_max": list_ms * 2, "api_list_rows": 110, "watch_ms": watch_ms, "watch_ms_max": watch_ms + 1,
+            "kubectls": [{"kubectl": "v1.20.2", "kubectl_s": kubectl_s, "kubectl_s_max": kubectl_s, "kubectl_rows": 110},
+                         {"kubectl": "v1.32.4", "kubectl_s": kubectl_s * 2, "kubectl_s_max": kubectl_s * 2,
+                          "kubectl_rows": 110}]}
+
+
+def test_kubectl_rows_keep_the_best_of_each_figure_and_show_every_binary():
+    from podnet.cli.bench_report import format_table, summarize
+
+    row = summarize(10, 10, "builtin", [_kubectl_sample(3.0, 0.09, 7.0), _kubectl_sample(2.0, 0.07, 9.0)])
+    assert (row["api_list_ms"], row["watch_ms"], row["api_list_rows"]) == (2.0, 7.0, 110)
+    assert [(k["kubectl"], k["kubectl_s"]) for k in row["kubectls"]] == [("v1.20.2", 0.07), ("v1.32.4", 0.14)]
+    header, line = format_table([row]).splitlines()[:2]
+    assert re.split(r"\s{2,}", header.strip())[-3:] == ["api list ms", "kubectl get pods -A -o wide s", "watch ms"], header
+    assert re.split(r"\s{2,}", line.strip())[-3:] == ["2.0", "v1.20.2 0.070, v1.32.4 0.140", "7"], line

@@ -164,7 +164,8 @@ def test_relabelling_a_deployments_pod_out_of_its_selector_orphans_it_and_a_repl
     state = state_with(namespace("shop"), deployment("web", "shop", replicas=2))
     owned = sorted(p.name for p in state.pods.values() if p.owner == "shop/web")
     new, result = label(state, "pod", owned[0], "shop", {"app": "debugging"}, [], overwrite=True, rand=counter())
-    assert new.pods[owned[0]].owner is None and new.pods[owned[0]].labels == {"app": "debugging"}
+    kept = new.pods[owned[0]].labels
+    assert new.pods[owned[0]].owner is None and kept == {"app": "debugging", "pod-template-hash": kept["pod-template-hash"]}
     now_owned = sorted(p.name for p in new.pods.values() if p.owner == "shop/web")
     assert len(now_owned) == 2 and owned[0] not in now_owned and owned[1] in now_owned
     assert result.lines == [f"pod/{owned[0]} labeled"]  # kubectl's one line; the new Pod is for the kubelet

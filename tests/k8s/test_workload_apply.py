@@ -126,7 +126,7 @@ def test_deployment_pod_names_and_fields():
         assert p.name.startswith(prefix)
         assert re.fullmatch(f"[{SAFE_ALPHABET}]{{5}}", p.name[len(prefix):])
         assert p.owner == "default/web" and p.role == "echo"
-        assert p.labels == {"app": "web"}
+        assert p.labels == {"app": "web", "pod-template-hash": template_hash(obj)}  # as a ReplicaSet labels its Pods
         assert p.ports == [{"name": "http", "containerPort": 8080, "protocol": "TCP"}]
         assert p.ip is None
     assert len(template_hash(obj)) == 10

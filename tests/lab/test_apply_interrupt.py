@@ -38,7 +38,12 @@ def test_ctrl_c_during_apply_leaves_a_consistent_lab(lab, tmp_path):
     manifest.write_text(BIG)
     proc = subprocess.Popen([sys.executable, "-m", "podnet", "apply", "--name", lab.name, "-f", str(manifest)],
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    time.sleep(0.5)
+    # Ctrl-C once the kernel work has begun (the first sandbox exists), not before the
+    # command has even read the manifest: that case changes nothing and proves nothing here.
+    deadline = time.monotonic() + 60
+    while not any(n.startswith(lab.name + "-big-") for n in netns_list()) and proc.poll() is None:
+        assert time.monotonic() < deadline, "apply made no sandbox in 60 s"
+        time.sleep(0.01)
     proc.send_signal(signal.SIGINT)
     _out, err = proc.communicate(timeout=120)
     assert proc.returncode in (0, 130), err  # 0 only if it finished before the signal arrived

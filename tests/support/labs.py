@@ -14,7 +14,9 @@ import re
 import secrets
 import subprocess
 
-from tests.support.processes import CMD_TIMEOUT, NETNS_DIR, RUN_DIR, UP_TIMEOUT, explain, netns_inode, netns_list, podnet, run
+from tests.support.processes import (
+    CMD_TIMEOUT, NETNS_DIR, RUN_DIR, UP_TIMEOUT, explain, netns_inode, netns_list, podnet, run, wait_until,
+)
 from tests.support.registry import register
 
 
@@ -42,7 +44,15 @@ class Lab:
         result = podnet("up", "-d", "--name", self.name, *args, timeout=timeout)
         if expect is not None:
             assert result.returncode == expect, explain(result)
+        if result.returncode == 0 and "--no-api" not in args and "docker" not in args:
+            self.wait_for_api()
         return result
+
+    def wait_for_api(self, timeout: float = 20) -> None:
+        """The lab's API server starts beside the lab and writes its files as it comes up;
+        tests that compare the lab's directory before and after something wait for it."""
+        endpoint = os.path.join(self.run_dir, "apiserver", "endpoint.json")
+        wait_until(lambda: os.path.exists(endpoint), timeout, what=f"the API server of {self.name}")
 
     def down(self, *args: str) -> subprocess.CompletedProcess:
         return podnet("down", "--name", self.name, *args, timeout=UP_TIMEOUT)

@@ -14,7 +14,6 @@ import secrets
 import select
 import signal
 import subprocess
-import time
 import urllib.error
 import urllib.request
 

@@ -77,7 +77,7 @@ def _apply_pod(state: LabState, obj: PodObject, result: ApplyResult, rand) -> No
     existing = state.pods.get(obj.name)
     if existing is None:
         state.pods[obj.name] = PodState(name=obj.name, node=obj.node_name, namespace=obj.namespace,
-                                        labels=dict(obj.labels), ports=ports)
+                                        labels=dict(obj.labels), ports=ports, containers=list(obj.containers))
         result.created_pods.append(obj.name)
         result.lines.append(f"{ref('Pod', obj.name)} created")
         return
@@ -89,8 +89,11 @@ def _apply_pod(state: LabState, obj: PodObject, result: ApplyResult, rand) -> No
     if existing.ports != ports or (obj.node_name is not None and obj.node_name != existing.node):
         raise InputError(f'Pod "{obj.name}"', "spec", "Pod updates may not change fields other than a few; "
                          f"delete it first (podnet delete pod {obj.name}), then apply")
+    containers_changed = bool(obj.containers) and existing.containers != list(obj.containers)
+    if containers_changed:
+        existing.containers = list(obj.containers)  # an image changed: the API keeps what was asked
     if existing.labels == obj.labels:
-        result.lines.append(f"{ref('Pod', obj.name)} unchanged")
+        result.lines.append(f"{ref('Pod', obj.name)} {'configured' if containers_changed else 'unchanged'}")
         return
     relabel_pod(state, existing, dict(obj.labels), result, rand)
     result.lines.append(f"{ref('Pod', obj.name)} configured")

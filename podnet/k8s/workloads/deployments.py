@@ -20,6 +20,7 @@ from podnet.k8s.workloads.results import ApplyResult, ref, remove_pod
 
 SAFE_ALPHABET = "bcdfghjklmnpqrstvwxz2456789"  # what Kubernetes uses for generated names
 DNS_DEPLOYMENT = "kube-system/coredns"
+POD_TEMPLATE_HASH = "pod-template-hash"  # the label a ReplicaSet's Pods carry
 
 
 def _check_node(state: LabState, kind: str, name: str, path: str, node: str | None) -> None:
@@ -32,7 +33,11 @@ def _random_suffix(rand: Callable[[int], int]) -> str:
 
 
 def template_hash(obj: DeploymentObject) -> str:
-    text = repr((sorted(obj.template_labels.items()), obj.node_name, [p.to_json() for p in obj.ports]))
+    """The Pod template's hash, as the Deployment controller names ReplicaSets and labels their
+    Pods (``pod-template-hash``): labels, node, ports and, when the manifest lists them, the
+    containers (a new image rolls the Deployment)."""
+    parts = (sorted(obj.template_labels.items()), obj.node_name, [p.to_json() for p in obj.ports])
+    text = repr(parts + (list(obj.containers),) if obj.containers else parts)
     digest = hashlib.sha256(text.encode()).digest()
     return "".join(SAFE_ALPHABET[b % len(SAFE_ALPHABET)] for b in digest[:10])
 
@@ -45,12 +50,13 @@ def apply_deployment(state: LabState, obj: DeploymentObject, result: ApplyResult
     current = state.deployments.get(key)
     if current is None:
         current = DeploymentState(obj.name, obj.namespace, obj.replicas, dict(obj.selector), dict(obj.template_labels),
-                                  ports, obj.node_name, wanted_hash)
+                                  ports, obj.node_name, wanted_hash, containers=list(obj.containers))
         state.deployments[key] = current
         verb = "created"
     else:
         changed_template = current.template_hash != wanted_hash
-        verb = "configured" if changed_template or current.replicas != obj.replicas or current.selector != obj.selector else "unchanged"
+        verb = ("configured" if changed_template or current.replicas != obj.replicas
+                or current.selector != obj.selector else "unchanged")
         if current.selector != obj.selector:
             raise InvalidObject("Deployment", obj.name, "spec.selector", "{...}", "field is immutable")
         if changed_template:
@@ -60,6 +66,8 @@ def apply_deployment(state: LabState, obj: DeploymentObject, result: ApplyResult
                       f"Replaced all Pods of template {current.template_hash} with template {wanted_hash}", "deployment-controller")
         current.replicas, current.template_labels, current.ports = obj.replicas, dict(obj.template_labels), ports
         current.node_name, current.template_hash = obj.node_name, wanted_hash
+        if obj.containers:
+            current.containers = list(obj.containers)
     reconcile_deployment(state, current, result, rand)
     result.lines.append(f"{ref('Deployment', obj.name)} {verb}")
 
@@ -78,7 +86,9 @@ def reconcile_deployment(state: LabState, deployment: DeploymentState, result: A
             if name not in state.pods and name not in state.nodes and name not in gone:
                 break
         pod = PodState(name=name, node=deployment.node_name, namespace=deployment.namespace,
-                       labels=dict(deployment.template_labels), ports=copy.deepcopy(deployment.ports),
+                       labels={**deployment.template_labels, POD_TEMPLATE_HASH: deployment.template_hash},
+                       ports=copy.deepcopy(deployment.ports),
+                       containers=copy.deepcopy(deployment.containers),
                        owner=deployment.key, role="dns" if deployment.key == DNS_DEPLOYMENT else "echo")
         state.pods[name] = pod
         result.created_pods.append(name)

@@ -135,8 +135,8 @@ def parse_object(document: object, where: str) -> WorkloadObject:
     if not isinstance(spec, dict):
         raise InvalidObject(kind, name, "spec", spec, "must be a mapping")
     if kind == "Pod":
-        node_name, ports = _pod_spec(kind, name, "spec", spec)
-        return PodObject(name, namespace, labels, node_name, ports)
+        node_name, ports, containers = _pod_spec(kind, name, "spec", spec)
+        return PodObject(name, namespace, labels, node_name, ports, containers=containers)
     if kind == "Deployment":
         return _deployment(name, namespace, spec)
     if kind == "NetworkPolicy":
@@ -144,7 +144,9 @@ def parse_object(document: object, where: str) -> WorkloadObject:
     return parse_service(name, namespace, spec)
 
 
-def _pod_spec(kind: str, name: str, path: str, spec: dict) -> tuple[str | None, tuple[ContainerPort, ...]]:
+def _pod_spec(kind: str, name: str, path: str, spec: dict) -> tuple[str | None, tuple[ContainerPort, ...], tuple]:
+    """nodeName, every container's ports (flattened, as the lab serves them) and the containers
+    as given (name, image, their ports), which the lab's API hands back."""
     node_name = spec.get("nodeName")
     if node_name is not None and (not isinstance(node_name, str) or not DNS1123_LABEL.fullmatch(node_name)):
         raise InvalidObject(kind, name, f"{path}.nodeName", node_name, "must be a node name")
@@ -155,6 +157,7 @@ def _pod_spec(kind: str, name: str, path: str, spec: dict) -> tuple[str | None, 
     if not isinstance(containers, list) or not containers:
         raise InputError(f"{path}.containers", containers, f"a {kind} needs at least one container")
     ports: list[ContainerPort] = []
+    kept: list[dict] = []
     seen: set[tuple[int, str]] = set()
     names: set[str] = set()
     for c_index, container in enumerate(containers):
@@ -182,7 +185,10 @@ def _pod_spec(kind: str, name: str, path: str, spec: dict) -> tuple[str | None, 
                 raise InvalidObject(kind, name, f"{p_path}.containerPort", number, "Duplicate value")
             seen.add((number, protocol))
             ports.append(ContainerPort(number, protocol, port_name or ""))
-    return node_name, tuple(ports)
+        image = container.get("image")
+        kept.append({"name": container["name"], **({"image": image} if isinstance(image, str) and image else {}),
+                     "ports": [p.to_json() for p in ports[len(ports) - len(raw_ports):]]})
+    return node_name, tuple(ports), tuple(kept)
 
 
 def _deployment(name: str, namespace: str, spec: dict) -> DeploymentObject:
@@ -206,8 +212,8 @@ def _deployment(name: str, namespace: str, spec: dict) -> DeploymentObject:
         raise InvalidObject(kind, name, "spec.template.metadata.labels", Literal("map[string]string{" + ", ".join(
             f"{quote(k)}:{quote(v)}" for k, v in sorted(t_labels.items())) + "}"),
             "`selector` does not match template `labels`")
-    node_name, ports = _pod_spec(kind, name, "spec.template.spec", template["spec"])
-    return DeploymentObject(name, namespace, replicas, match, t_labels, node_name, ports)
+    node_name, ports, containers = _pod_spec(kind, name, "spec.template.spec", template["spec"])
+    return DeploymentObject(name, namespace, replicas, match, t_labels, node_name, ports, containers=containers)
 
 
 def check_against_spec(spec, objects: list[WorkloadObject]) -> None:

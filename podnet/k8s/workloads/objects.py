@@ -33,6 +33,7 @@ class PodObject:
     node_name: str | None = None
     ports: tuple[ContainerPort, ...] = ()
     kind: str = "Pod"
+    containers: tuple = field(default=(), hash=False)  # ({"name", "image", "ports"}, ...) as given
 
 
 @dataclass(frozen=True)
@@ -45,6 +46,7 @@ class DeploymentObject:
     node_name: str | None = None
     ports: tuple[ContainerPort, ...] = ()
     kind: str = "Deployment"
+    containers: tuple = field(default=(), hash=False)
 
 
 @dataclass(frozen=True)

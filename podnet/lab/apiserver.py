@@ -1,0 +1,98 @@
+"""The lab's Kubernetes API server as a process: started with the lab, found by its files,
+ended with the lab by PID.
+
+Mirrors how kind runs kube-apiserver for each cluster (one per cluster, reachable only from
+the machine that runs it). podnet's is ``python -m podnet apiserver --name LAB``, in the root
+network namespace on 127.0.0.1, in a session of its own (a Ctrl-C in the terminal that started
+the lab reaches the lab's teardown, which ends it). Its PID and start time are written the
+moment it is spawned, so a teardown that comes before it is ready still finds it; the port
+it chose is written by the server once it listens (``endpoint.json``).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import time
+
+from podnet.kernel import state_file
+from podnet.kernel.netns import is_same_process, process_start_time
+from podnet.kernel.processes import end_recorded
+
+
+DEFAULT_LISTEN = "127.0.0.1"
+
+
+def directory(lab: str) -> str:
+    return os.path.join(state_file.LabPaths(lab).root, "apiserver")
+
+
+def _read(path: str) -> dict | None:
+    try:
+        with open(path, encoding="utf-8") as handle:
+            data = json.load(handle)
+        return data if isinstance(data, dict) else None
+    except (OSError, ValueError):
+        return None
+
+
+def _write(path: str, data: dict) -> None:
+    tmp = path + ".tmp"
+    with open(tmp, "w", encoding="utf-8") as out:
+        json.dump(data, out)
+    os.rename(tmp, path)
+
+
+def start(lab: str, listen: str = DEFAULT_LISTEN) -> int:
+    """Spawn the lab's API server on ``listen``; returns its PID (it becomes ready on its own)."""
+    folder = directory(lab)
+    os.makedirs(folder, mode=0o700, exist_ok=True)
+    try:
+        os.unlink(os.path.join(folder, "endpoint.json"))  # a previous server's port is no longer true
+    except FileNotFoundError:
+        pass
+    with open(os.path.join(folder, "apiserver.log"), "ab") as log:
+        proc = subprocess.Popen([sys.executable, "-m", "podnet", "apiserver", "--name", lab, "--listen", listen],
+                                stdin=subprocess.DEVNULL, stdout=log, stderr=log, start_new_session=True,
+                                close_fds=True)
+    _write(os.path.join(folder, "process.json"), {"pid": proc.pid, "start": process_start_time(proc.pid)})
+    return proc.pid
+
+
+def announce(lab: str, listen: str, port: int) -> None:
+    """Called by the server once it listens."""
+    _write(os.path.join(directory(lab), "endpoint.json"), {"listen": listen, "port": port, "pid": os.getpid()})
+
+
+def server_url(lab: str, port: int) -> str:
+    """How a client on this machine reaches the server: its address, or loopback when it
+    listens on every address."""
+    listen = (_read(os.path.join(directory(lab), "endpoint.json")) or {}).get("listen") or DEFAULT_LISTEN
+    host = {"0.0.0.0": "127.0.0.1", "::": "::1"}.get(listen, listen)
+    return f"https://[{host}]:{port}" if ":" in host else f"https://{host}:{port}"
+
+
+def endpoint(lab: str, wait: float = 0.0) -> int | None:
+    """The port the lab's API server listens on, waiting up to ``wait`` seconds for it."""
+    deadline = time.monotonic() + wait
+    while True:
+        data = _read(os.path.join(directory(lab), "endpoint.json"))
+        if data and isinstance(data.get("port"), int) and running(lab):
+            return data["port"]
+        if time.monotonic() >= deadline:
+            return None
+        time.sleep(0.05)
+
+
+def running(lab: str) -> bool:
+    data = _read(os.path.join(directory(lab), "process.json")) or {}
+    return is_same_process(data.get("pid"), data.get("start"))
+
+
+def stop(lab: str) -> int | None:
+    """End the lab's API server if it runs; returns its PID when it did."""
+    data = _read(os.path.join(directory(lab), "process.json")) or {}
+    pid, started = data.get("pid"), data.get("start")
+    return pid if end_recorded(pid, started) else None

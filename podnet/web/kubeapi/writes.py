@@ -1,0 +1,237 @@
+"""POST, PUT, PATCH and DELETE on the lab's API: kubectl's create, apply, replace, label,
+scale and delete, carried out by the lab itself.
+
+Mirrors kube-apiserver's write verbs on one store: ``create`` (409 AlreadyExists when the
+object is there), ``update`` (PUT the whole object), ``patch`` (merge, JSON or strategic,
+:mod:`podnet.web.kubeapi.patches`), ``delete`` (the object as it was, then gone; a
+Deployment's Pods go with it, as background propagation does) and ``deletecollection``.
+Every write becomes a manifest that podnet's own ``apply`` or ``delete`` performs under the
+lab's lock, so validation, the controllers and the kernel are the ones podnet's CLI uses:
+one state, two clients. Refusals are Status objects with the API server's reasons (422
+Invalid with the field, 404 NotFound, 409 AlreadyExists, 400 BadRequest). Annotations (kubectl
+apply's last-applied configuration) are kept beside the lab (:mod:`podnet.web.kubeapi.annotations`).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import threading
+from typing import Any
+
+from aiohttp import web
+
+from podnet.core.errors import InputError, PodnetError
+from podnet.k8s.workloads.api_fields import InvalidObject, labels_field
+from podnet.k8s.workloads.manifests import parse_documents
+from podnet.k8s.workloads.namespaces import NotFound
+from podnet.lab.session import Lab
+from podnet.web.kubeapi import streams
+from podnet.web.kubeapi.patches import PatchError, apply_patch
+from podnet.web.kubeapi.paths import Target
+from podnet.web.kubeapi.reads import respond
+from podnet.web.kubeapi.selectors import label_matcher, not_found, status
+
+WRITABLE = {"pods": "Pod", "services": "Service", "deployments": "Deployment", "namespaces": "Namespace",
+            "networkpolicies": "NetworkPolicy"}
+
+
+def _refusal(exc: Exception, target: Target) -> web.Response:
+    if isinstance(exc, NotFound):
+        return respond(status(404, "NotFound", str(exc)), 404)
+    if isinstance(exc, InvalidObject):
+        text = str(exc)
+        after_field = text.split(f"{exc.path}: ", 1)[-1] if exc.path and f"{exc.path}: " in text else text
+        details = {"name": exc.name, "kind": exc.kind,
+                   "causes": [{"reason": "FieldValueInvalid", "message": after_field, "field": exc.path}]}
+        return respond(status(422, "Invalid", str(exc), details), 422)
+    if isinstance(exc, (PatchError, json.JSONDecodeError)):
+        return respond(status(400, "BadRequest", str(exc)), 400)
+    return respond(status(422, "Invalid", str(exc)), 422)
+
+
+class Writer:
+    """Every write of one API server, one at a time, through one open lab."""
+
+    def __init__(self, server):
+        self.server = server
+        self.store = server.store
+        self._lock = threading.Lock()
+        self._lab: Lab | None = None
+
+    # -- the lab -----------------------------------------------------------------------------------
+
+    def _run(self, action):
+        with self._lock:
+            if self._lab is None:
+                self._lab = Lab.open(self.server.lab)
+            lab = self._lab
+            with lab.lock():
+                lab.refresh_if_changed()
+                result = action(lab)
+        self.store.refresh()
+        return result
+
+    async def _in_lab(self, action):
+        return await asyncio.get_running_loop().run_in_executor(None, self._run, action)
+
+    def close(self) -> None:
+        if self._lab is not None:
+            self._lab.close()
+
+    # -- dispatch ----------------------------------------------------------------------------------
+
+    async def handle(self, request: web.Request, target: Target) -> web.StreamResponse:
+        try:
+            if target.sub is not None:
+                return await self._subresource(request, target)
+            return await self._write(request, target)
+        except (InputError, PatchError, json.JSONDecodeError) as exc:
+            return _refusal(exc, target)
+        except PodnetError as exc:
+            return respond(status(500, "InternalError", str(exc)), 500)
+
+    async def subresource(self, request: web.Request, target: Target) -> web.StreamResponse:
+        return await self.handle(request, target)
+
+    async def _write(self, request: web.Request, target: Target) -> web.StreamResponse:
+        if target.resource.name not in WRITABLE:
+            return respond(status(405, "MethodNotAllowed", f"{target.resource.name} are read-only in this lab: "
+                                  "they follow from the objects podnet runs"), 405)
+        if request.method == "POST" and target.name is None:
+            return await self.create(request, target)
+        if request.method == "PUT" and target.name:
+            return await self.update(request, target, await request.json())
+        if request.method == "PATCH" and target.name:
+            return await self.patch(request, target)
+        if request.method == "DELETE":
+            return await (self.delete(request, target) if target.name else self.delete_collection(request, target))
+        return respond(status(405, "MethodNotAllowed", "the server does not allow this method on the requested resource"), 405)
+
+    async def _subresource(self, request: web.Request, target: Target) -> web.StreamResponse:
+        if target.resource.name == "pods" and target.sub == "log":
+            return await streams.logs(request, self.server, target)
+        if target.resource.name == "pods" and target.sub == "exec":
+            return await streams.exec_pod(request, self.server, target)
+        if target.resource.name == "pods" and target.sub == "status":
+            from podnet.web.kubeapi.reads import get_one
+            return get_one(request, self.store, Target(target.resource, target.namespace, target.name))
+        if target.resource.name == "deployments" and target.sub == "scale":
+            return await self.scale(request, target)
+        return respond(status(404, "NotFound", "the server could not find the requested resource"), 404)
+
+    # -- verbs ------------------------------------------------------------------------------------
+
+    def _document(self, body: Any, target: Target) -> dict:
+        if not isinstance(body, dict):
+            raise InputError("body", body, "must be a JSON object")
+        kind = WRITABLE[target.resource.name]
+        if body.get("kind") != kind:
+            raise InputError("kind", body.get("kind"), f"this path takes {kind} objects")
+        meta = body.setdefault("metadata", {})
+        if target.namespace is not None:
+            if meta.get("namespace", target.namespace) != target.namespace:
+                raise InputError("metadata.namespace", meta.get("namespace"),
+                                 f"the namespace of the provided object does not match the namespace sent on the "
+                                 f"request ({target.namespace})")
+            meta["namespace"] = target.namespace
+        return body
+
+    def _current(self, target: Target, name: str) -> dict | None:
+        return self.store.get(target.resource.name, target.namespace or "", name)
+
+    async def create(self, request: web.Request, target: Target) -> web.Response:
+        body = self._document(await request.json(), target)
+        name = body["metadata"].get("name")
+        if name and self._current(target, name) is not None:
+            return respond(status(409, "AlreadyExists", f'{target.resource.name} "{name}" already exists',
+                                  {"name": name, "kind": target.resource.name}), 409)
+        if request.query.get("dryRun") == "All":
+            parse_documents([body], "request")
+            return respond(body, 201)
+        await self._apply(body, target)
+        return respond(self._current(target, body["metadata"]["name"]) or body, 201)
+
+    async def _apply(self, body: dict, target: Target) -> None:
+        objects = parse_documents([body], "request")
+        annotations = {k: v for k, v in (body["metadata"].get("annotations") or {}).items() if not k.startswith("podnet.io/")}
+        await self._in_lab(lambda lab: lab.apply(objects))
+        self.store.annotations.set(target.resource.name, target.namespace or "", body["metadata"]["name"], annotations)
+        self.store.refresh(force=True)
+
+    async def update(self, request: web.Request, target: Target, body: Any) -> web.Response:
+        body = self._document(body, target)
+        if self._current(target, target.name) is None:
+            return respond(not_found(target.resource.name, target.name, target.resource.group), 404)
+        if body["metadata"].get("name", target.name) != target.name:
+            raise InputError("metadata.name", body["metadata"].get("name"), f"must be {target.name}, as in the path")
+        body["metadata"]["name"] = target.name
+        current = self._current(target, target.name)
+        if target.resource.name in ("pods", "namespaces") and body.get("spec") in (None, current.get("spec")):
+            await self._relabel(target, current, body)  # kubectl label or annotate: only the metadata moved
+        else:
+            await self._apply(body, target)
+        return respond(self._current(target, target.name))
+
+    async def _relabel(self, target: Target, current: dict, body: dict) -> None:
+        """Labels and annotations of a Pod or Namespace changed as ``podnet label`` changes them
+        (a Deployment's Pod may be relabelled: out of its selector, it is orphaned and replaced)."""
+        kind_name = "Pod" if target.resource.name == "pods" else "Namespace"
+        old = current["metadata"].get("labels") or {}
+        new = labels_field(kind_name, target.name, "metadata.labels", body["metadata"].get("labels"))
+        sets = {k: v for k, v in new.items() if old.get(k) != v}
+        removes = [k for k in old if k not in new]
+        kind = "pod" if target.resource.name == "pods" else "namespace"
+        if sets or removes:
+            await self._in_lab(lambda lab: lab.label(kind, target.name, target.namespace or "default", sets, removes,
+                                                     overwrite=True))
+        annotations = {k: v for k, v in (body["metadata"].get("annotations") or {}).items() if not k.startswith("podnet.io/")}
+        self.store.annotations.set(target.resource.name, target.namespace or "", target.name, annotations)
+        self.store.refresh(force=True)
+
+    async def patch(self, request: web.Request, target: Target) -> web.Response:
+        current = self._current(target, target.name)
+        if current is None:
+            return respond(not_found(target.resource.name, target.name, target.resource.group), 404)
+        patched = apply_patch(request.content_type, current, await request.json())
+        return await self.update(request, target, patched)
+
+    async def delete(self, request: web.Request, target: Target) -> web.Response:
+        current = self._current(target, target.name)
+        if current is None:
+            return respond(not_found(target.resource.name, target.name, target.resource.group), 404)
+        kind = WRITABLE[target.resource.name]
+        await self._in_lab(lambda lab: lab.delete(kind, [target.name], target.namespace or "default"))
+        self.store.annotations.drop(target.resource.name, target.namespace or "", target.name)
+        if target.resource.name == "pods":
+            return respond(current)
+        return respond({"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Success",
+                        "details": {"name": target.name, "group": target.resource.group, "kind": target.resource.name,
+                                    "uid": current["metadata"]["uid"]}})
+
+    async def delete_collection(self, request: web.Request, target: Target) -> web.Response:
+        matches = label_matcher(request.query.get("labelSelector"))
+        names = [o["metadata"]["name"] for o in self.store.list(target.resource.name, target.namespace)
+                 if matches(o["metadata"].get("labels") or {})]
+        kind = WRITABLE[target.resource.name]
+        if names:
+            await self._in_lab(lambda lab: lab.delete(kind, names, target.namespace or "default"))
+        return respond({"kind": f"{kind}List", "apiVersion": target.resource.group_version,
+                        "metadata": {"resourceVersion": str(self.store.revision)}, "items": []})
+
+    async def scale(self, request: web.Request, target: Target) -> web.Response:
+        current = self._current(target, target.name)
+        if current is None:
+            return respond(not_found(target.resource.name, target.name, target.resource.group), 404)
+        scale = {"kind": "Scale", "apiVersion": "autoscaling/v1",
+                 "metadata": {k: current["metadata"][k] for k in ("name", "namespace", "uid", "resourceVersion")},
+                 "spec": {"replicas": current["spec"]["replicas"]},
+                 "status": {"replicas": current["status"].get("replicas", 0)}}
+        if request.method == "GET":
+            return respond(scale)
+        body = await request.json()
+        wanted = apply_patch(request.content_type, scale, body) if request.method == "PATCH" else body
+        replicas = (wanted.get("spec") or {}).get("replicas")
+        updated = dict(current, spec=dict(current["spec"], replicas=replicas))
+        await self.update(request, target, updated)
+        return respond(dict(scale, spec={"replicas": replicas}))
