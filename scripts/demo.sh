@@ -8,10 +8,12 @@ repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 podnet="$repo/.venv/bin/podnet"
 labs=(demo demo-nocni demo-tiny demo-slice demo-cmp-k8s demo-cmp-docker)
 capdir=""
+kubedir=""
 
 cleanup() {
     for lab in "${labs[@]}"; do "$podnet" down --name "$lab" >/dev/null 2>&1 || true; done
     if [ -n "$capdir" ]; then rm -rf "$capdir"; fi
+    if [ -n "$kubedir" ]; then rm -rf "$kubedir"; fi
 }
 trap cleanup EXIT
 trap 'exit 130' INT TERM
@@ -88,10 +90,29 @@ echo "-- the matrix as a truth table (TCP): x is a pair the policy denies and th
 run probe --all --no-nodes --protocols tcp --name demo
 run delete --name demo -f "$repo/topologies/workloads/web-policy.yaml"
 
-step "10. The contrast: the same machines with a Docker bridge each, measured side by side"
+step "10. The real kubectl, against the lab's own Kubernetes API server: one state, two clients"
+kubectl_bin=$(command -v kubectl || true)
+if [ -z "$kubectl_bin" ]; then
+    echo "(no kubectl on this machine: scripts/install.sh installs Debian's kubernetes-client where it can)"
+else
+    kubedir=$(mktemp -d)
+    (umask 077; "$podnet" kubeconfig --name demo > "$kubedir/demo.kubeconfig")
+    k() { printf '$ kubectl %s\n' "$*"; HOME="$kubedir" KUBECONFIG="$kubedir/demo.kubeconfig" "$kubectl_bin" "$@"; }
+    echo "-- podnet kubeconfig --name demo > demo.kubeconfig; the same nodes, Pods and IPs as above:"
+    k get nodes -o wide
+    k get pods -o wide -l app=web
+    k exec client -- ip -4 -o addr show eth0
+    k apply -f "$repo/topologies/workloads/hello.yaml"
+    k get deployment,svc hello
+    k delete -f "$repo/topologies/workloads/hello.yaml"
+    left_hello=$("$podnet" get pods --name demo | grep -c '^hello-' || true)
+    echo "-- hello Pods left after kubectl delete (podnet get pods): $left_hello"
+fi
+
+step "11. The contrast: the same machines with a Docker bridge each, measured side by side"
 run compare --name demo-cmp
 
-step "11. Who implements the model? Without a CNI config, nodes are NotReady and Pods Pending"
+step "12. Who implements the model? Without a CNI config, nodes are NotReady and Pods Pending"
 run up -d --name demo-nocni --cni none --nodes 2 --pods-per-node 1 >/dev/null
 run get nodes --name demo-nocni
 run get pods -A --name demo-nocni
@@ -99,7 +120,7 @@ run get pods -A --name demo-nocni
 echo "... installing the bridge plugin: the kubelets retry and the Pods get their IPs"
 run cni install bridge --name demo-nocni
 
-step "12. IP allocation has limits: a /23 cluster CIDR has slices for only two /24 nodes"
+step "13. IP allocation has limits: a /23 cluster CIDR has slices for only two /24 nodes"
 run up -d --name demo-tiny -t tiny-cidr >/dev/null
 run get nodes --name demo-tiny
 "$podnet" describe node node-3 --name demo-tiny | grep -E 'NetworkUnavailable|status is now: CIDR' 
@@ -108,7 +129,7 @@ run up -d --name demo-slice --node-cidr-mask-size 30 --nodes 1 --pods-per-node 2
 run get pods --name demo-slice
 "$podnet" describe pod pod-1-2 --name demo-slice | grep -E 'Message:' 
 
-step "13. Teardown leaves nothing behind"
+step "14. Teardown leaves nothing behind"
 for lab in "${labs[@]}"; do run down --name "$lab"; done
 left=$(ip netns list | grep -c '^demo' || true)
 echo "network namespaces of the demo left on this machine: $left"

@@ -29,7 +29,7 @@ def test_the_demo_runs_end_to_end_and_leaves_nothing():
     out = result.stdout
     assert result.returncode == 0, out[-3000:] + result.stderr[-3000:]
     assert "Traceback" not in out + result.stderr
-    for number in range(1, 14):
+    for number in range(1, 15):
         assert f"== {number}. " in out, f"step {number} is missing"
     probe = out[out.index("== 4. "):out.index("== 5. ")]
     assert "answer: TCP SYN-ACK" in probe and "port unreachable" not in probe, probe
@@ -37,6 +37,11 @@ def test_the_demo_runs_end_to_end_and_leaves_nothing():
     policy = out[out.index("== 9. "):out.index("== 10. ")]
     assert "default/web-from-client" in policy and "KUBE-POD-FW-" in policy, policy  # trace names policy and chain
     assert re.search(r"^PASS: \d+/\d+ pairs behaved as the NetworkPolicies say .*; 0 mismatches\)", policy, re.M), policy
+    kubectl = out[out.index("== 10. "):out.index("== 11. ")]
+    assert "deployment.apps/hello created" in kubectl and 'deployment.apps "hello" deleted' in kubectl, kubectl
+    assert re.search(r"^node-1\s+Ready\s+control-plane\s.*192\.168\.77\.11", kubectl, re.M), kubectl
+    assert re.search(r"eth0\s+inet 10\.244\.\d+\.\d+/24", kubectl) and "hello Pods left after kubectl delete" \
+        " (podnet get pods): 0" in kubectl, kubectl
     assert not re.search(r"^\s*\d+\s*$", out, re.M), "a bare number in the demo's output"
     assert "network namespaces of the demo left on this machine: 0" in out
     assert out.rstrip().endswith("demo finished")
