@@ -118,10 +118,16 @@ def endpoints(state: LabState) -> Iterator[dict]:
         obj = endpoints_json(state, svc)
         for subset in obj["subsets"]:
             subset.pop("podnet", None)
+            for key in ("addresses", "notReadyAddresses"):
+                if key in subset:  # a Pod with no IP yet is in no Endpoints object
+                    subset[key] = [a for a in subset[key] if a.get("ip")]
+                    if not subset[key]:
+                        del subset[key]
             for address in subset.get("addresses", []) + subset.get("notReadyAddresses", []):
                 pod = state.pods.get(address["targetRef"]["name"])
                 if pod is not None:
                     address["targetRef"]["uid"] = uid(state.name, "Pod", pod.namespace, pod.name, pod.created)
+        obj["subsets"] = [s for s in obj["subsets"] if s.get("addresses") or s.get("notReadyAddresses")]
         yield _finish(state, obj, svc.created)
 
 
@@ -192,8 +198,44 @@ def events(state: LabState) -> Iterator[dict]:
             }
 
 
+def endpoint_slices(state: LabState) -> Iterator[dict]:
+    """Each Service's endpoints as the EndpointSlice controller writes them: one slice per set
+    of Pods that serve the same ports (a named port may mean different numbers on different
+    Pods), one endpoint per Pod address with its readiness, its node and the Pod it belongs to."""
+    for ep in endpoints(state):
+        name, namespace = ep["metadata"]["name"], ep["metadata"]["namespace"]
+        svc = state.services[f"{namespace}/{name}"]
+        groups: dict[str, dict] = {}
+        for subset in ep["subsets"]:
+            ports = [{"name": p.get("name", ""), "port": p["port"], "protocol": p.get("protocol", "TCP")}
+                     for p in subset.get("ports", [])]
+            members: dict[str, dict] = {}
+            for ready, key in ((True, "addresses"), (False, "notReadyAddresses")):
+                for address in subset.get(key, []):  # (a Pod with no IP yet is in no Endpoints)
+                    members.setdefault(address["ip"], {
+                        "addresses": [address["ip"]], "conditions": {"ready": ready, "serving": ready, "terminating": False},
+                        **({"nodeName": address["nodeName"]} if address.get("nodeName") else {}),
+                        **({"targetRef": address["targetRef"]} if address.get("targetRef") else {})})
+            group = groups.setdefault(repr(sorted((str(ip), m["conditions"]["ready"]) for ip, m in members.items())),
+                                      {"ports": [], "endpoints": members})
+            group["ports"] += [p for p in ports if p not in group["ports"]]
+        for index, group in enumerate(groups.values() or [{"ports": [], "endpoints": {}}]):
+            suffix = uid(state.name, "EndpointSlice", namespace, f"{name}/{index}", svc.created).replace("-", "")
+            slice_name = f"{name}-{''.join(c for c in suffix if c.isalpha())[:5] or 'slice'}"
+            obj = {"apiVersion": "discovery.k8s.io/v1", "kind": "EndpointSlice",
+                   "metadata": {"name": slice_name, "generateName": f"{name}-", "namespace": namespace,
+                                "labels": {"kubernetes.io/service-name": name,
+                                           "endpointslice.kubernetes.io/managed-by": "endpointslice-controller.k8s.io"},
+                                "ownerReferences": [{"apiVersion": "v1", "kind": "Service", "name": name,
+                                                     "uid": uid(state.name, "Service", namespace, name, svc.created),
+                                                     "controller": True, "blockOwnerDeletion": True}]},
+                   "addressType": "IPv4", "endpoints": list(group["endpoints"].values()), "ports": group["ports"]}
+            yield _finish(state, obj, svc.created)
+
+
 BUILDERS: dict[str, Callable[[LabState], Iterator[dict]]] = {
     "namespaces": namespaces, "nodes": nodes, "pods": pods, "services": services, "endpoints": endpoints,
+    "endpointslices": endpoint_slices,
     "events": events, "deployments": deployments, "replicasets": replica_sets, "networkpolicies": network_policies,
 }
 

@@ -20,9 +20,10 @@ from functools import lru_cache
 
 from podnet.web.kubeapi.resources import RESOURCES
 
-PACKAGES = {"": "io.k8s.api.core.v1", "apps": "io.k8s.api.apps.v1", "networking.k8s.io": "io.k8s.api.networking.v1"}
+PACKAGES = {"": "io.k8s.api.core.v1", "apps": "io.k8s.api.apps.v1", "networking.k8s.io": "io.k8s.api.networking.v1",
+            "discovery.k8s.io": "io.k8s.api.discovery.v1"}
 TOP = ("apiVersion", "kind", "metadata", "spec", "status")
-EXTRA_TOP = {"Endpoints": ("subsets",), "Event": ("involvedObject", "reason", "message", "type", "count", "source",
+EXTRA_TOP = {"Endpoints": ("subsets",), "EndpointSlice": ("addressType", "endpoints", "ports"), "Event": ("involvedObject", "reason", "message", "type", "count", "source",
                                                   "firstTimestamp", "lastTimestamp", "reportingComponent")}
 
 
@@ -34,7 +35,9 @@ def _definition(kind: str, group: str) -> dict:
             properties[f] = {"type": "string"}
         elif f == "count":
             properties[f] = {"type": "integer"}
-        elif f == "subsets":
+        elif f == "addressType":
+            properties[f] = {"type": "string"}
+        elif f in ("subsets", "endpoints", "ports"):
             properties[f] = {"type": "array", "items": {"type": "object"}}
     return {"description": f"{kind} as the lab's API serves it.", "type": "object", "properties": properties,
             "x-kubernetes-group-version-kind": [{"group": group, "kind": kind, "version": "v1"}]}

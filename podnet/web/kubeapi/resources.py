@@ -3,7 +3,8 @@
 Mirrors kube-apiserver's discovery: ``/api`` and ``/apis`` (APIVersions, APIGroupList), each
 group-version's APIResourceList with the real names, singular names, kinds, verbs, short names
 and categories (``kubectl get all`` uses the ``all`` category), and ``/version``. The served
-groups are the legacy core group (v1), ``apps/v1`` and ``networking.k8s.io/v1``. Pure.
+groups are the legacy core group (v1), ``apps/v1``, ``networking.k8s.io/v1`` and
+``discovery.k8s.io/v1`` (EndpointSlices). Pure.
 """
 
 from __future__ import annotations
@@ -52,6 +53,7 @@ RESOURCES = (
     Resource("deployments", "deployment", "Deployment", "apps", True, tuple(WRITE), ("deploy",), ("all",)),
     Resource("replicasets", "replicaset", "ReplicaSet", "apps", True, tuple(READ), ("rs",), ("all",)),
     Resource("networkpolicies", "networkpolicy", "NetworkPolicy", "networking.k8s.io", True, tuple(WRITE), ("netpol",)),
+    Resource("endpointslices", "endpointslice", "EndpointSlice", "discovery.k8s.io", True, tuple(READ)),
 )
 BY_PATH = {(r.group, r.name): r for r in RESOURCES}
 SUBRESOURCES = {
@@ -61,7 +63,7 @@ SUBRESOURCES = {
     "apps": [{"name": "deployments/scale", "singularName": "", "namespaced": True, "kind": "Scale", "group": "autoscaling",
               "version": "v1", "verbs": ["get", "patch", "update"]}],
 }
-GROUPS = ("apps", "networking.k8s.io")
+GROUPS = ("apps", "networking.k8s.io", "discovery.k8s.io")
 
 
 def api_versions(address: str) -> dict:

@@ -5,7 +5,7 @@ Mirrors kube-apiserver's watch cache over etcd: one revision counter for the who
 object's ``metadata.resourceVersion`` is the revision that last changed it, a list carries the
 current revision, and a watch from revision N replays every change after N (410 Gone when N is
 older than the events kept). The source of truth is the lab's state file, whoever saved it
-(podnet or kubectl through this server): the store re-reads it when its mtime moves (polled
+(podnet or kubectl through this server): the store re-reads it when the file changes (polled
 every POLL seconds, and at once after this server's own writes) and diffs the objects.
 """
 
@@ -14,8 +14,10 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import sys
 import threading
 import time
+import traceback
 from collections import deque
 from typing import Any
 
@@ -42,17 +44,20 @@ class Store:
         self.events: deque = deque(maxlen=KEEP_EVENTS)  # (revision, type, key, object)
         self.oldest = 1
         self.gone = False
-        self._mtime = -1
+        self._mtime: tuple[int, int, int] = (-1, -1, -1)
         self._lock = threading.Lock()
         self._waiters: set[asyncio.Event] = set()
         self._loop: asyncio.AbstractEventLoop | None = None
         self.refresh()
 
-    def _state_mtime(self) -> int:
+    def _state_mtime(self) -> tuple[int, int, int]:
+        """The state file's version: it is replaced on every save (a new inode), so inode, time
+        and size together tell saves apart even within one tick of the file system's clock."""
         try:
-            return os.stat(state_file.LabPaths(self.lab).state_file).st_mtime_ns
+            info = os.stat(state_file.LabPaths(self.lab).state_file)
         except OSError:
-            return 0
+            return (0, 0, 0)
+        return (info.st_ino, info.st_mtime_ns, info.st_size)
 
     def refresh(self, force: bool = False) -> bool:
         """Re-read the state if it changed (or when forced); True when any object did."""
@@ -62,7 +67,7 @@ class Store:
                 return False
             self._mtime = mtime
             try:
-                state = state_file.load(self.lab) if mtime else None
+                state = state_file.load(self.lab) if mtime[0] else None
             except (PodnetError, OSError, ValueError):
                 state = None
             self.gone = state is None
@@ -90,7 +95,7 @@ class Store:
             else:
                 obj["metadata"]["resourceVersion"] = old["metadata"]["resourceVersion"]
         deleted = [("DELETED", key, _deleted(self.objects[key])) for key in self.objects if key not in new]
-        for kind, key, obj in changed + deleted:
+        for kind, key, obj in deleted + changed:  # a Pod goes before its replacement comes, as in a cluster
             self.revision += 1
             obj = dict(obj, metadata=dict(obj["metadata"], resourceVersion=str(self.revision)))
             if kind != "DELETED":
@@ -140,7 +145,11 @@ class Store:
     async def run(self) -> None:
         self._loop = asyncio.get_running_loop()
         while True:
-            await self._loop.run_in_executor(None, self.refresh)
+            try:
+                await self._loop.run_in_executor(None, self.refresh)
+            except Exception:  # a bug must not stop every watch: say so in the server's log, go on
+                traceback.print_exc(file=sys.stderr)
+                await asyncio.sleep(1)
             await asyncio.sleep(POLL)
 
 

@@ -100,6 +100,13 @@ def _endpoints_row(o: dict, now: float) -> list:
     return [o["metadata"]["name"], text or "<none>", age(o, now)]
 
 
+def _slice_row(o: dict, now: float) -> list:
+    ports = ",".join(str(p["port"]) for p in o.get("ports") or []) or "<unset>"
+    addresses = [a for e in o.get("endpoints") or [] for a in e.get("addresses", [])]
+    text = ",".join(addresses[:3]) + (f" + {len(addresses) - 3} more..." if len(addresses) > 3 else "")
+    return [o["metadata"]["name"], o["addressType"], ports, text or "<unset>", age(o, now)]
+
+
 def _workload_row(o: dict, now: float, replica_set: bool) -> list:
     spec, status = o["spec"], o["status"]
     containers = spec["template"]["spec"]["containers"]
@@ -131,6 +138,7 @@ COLUMNS: dict[str, list[dict]] = {
     "services": [NAME, _column("Type"), _column("Cluster-IP"), _column("External-IP"), _column("Port(s)"), AGE,
                  _column("Selector", priority=1)],
     "endpoints": [NAME, _column("Endpoints"), AGE],
+    "endpointslices": [NAME, _column("AddressType"), _column("Ports"), _column("Endpoints"), AGE],
     "namespaces": [NAME, _column("Status"), AGE],
     "deployments": [NAME, _column("Ready"), _column("Up-to-date", "integer"), _column("Available", "integer"), AGE,
                     _column("Containers", priority=1), _column("Images", priority=1), _column("Selector", priority=1)],
@@ -146,7 +154,7 @@ ROWS: dict[str, Callable[[dict, float], list]] = {
     "replicasets": lambda o, now: _workload_row(o, now, True),
     "networkpolicies": lambda o, now: [o["metadata"]["name"], _labels(o["spec"]["podSelector"].get("matchLabels"))
                                        if o["spec"]["podSelector"] else "<none>", age(o, now)],
-    "events": _event_row,
+    "events": _event_row, "endpointslices": _slice_row,
 }
 
 

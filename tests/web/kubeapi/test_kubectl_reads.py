@@ -174,3 +174,19 @@ def test_a_wrong_or_missing_token_is_refused_with_401(kubectl, lab, tmp_path):
         assert caught.value.code == 401
         body = json.loads(caught.value.read())
         assert (body["kind"], body["status"], body["reason"], body["code"]) == ("Status", "Failure", "Unauthorized", 401)
+
+
+def test_endpointslices_hold_the_same_pods_as_the_endpoints(kubectl, lab):
+    slices = kubectl.json("endpointslices", "-l", "kubernetes.io/service-name=web")["items"]
+    assert len(slices) == 1, slices  # every web Pod serves both ports: one slice
+    [one] = slices
+    assert one["addressType"] == "IPv4" and one["metadata"]["ownerReferences"][0]["name"] == "web"
+    assert sorted((p["name"], p["port"], p["protocol"]) for p in one["ports"]) == [("http", 8080, "TCP"),
+                                                                                    ("udp", 8081, "UDP")]
+    web = {n: p for n, p in lab.pods().items() if n.startswith("web-")}
+    assert {(e["addresses"][0], e["targetRef"]["name"], e["nodeName"]) for e in one["endpoints"]} == \
+        {(p["status"]["podIP"], n, p["spec"]["nodeName"]) for n, p in web.items()}
+    assert all(e["conditions"]["ready"] for e in one["endpoints"])
+    table = rows(kubectl("get", "endpointslices", check=True).stdout)
+    assert table[0] == ["NAME", "ADDRESSTYPE", "PORTS", "ENDPOINTS", "AGE"], table
+    assert any(r[0] == one["metadata"]["name"] and r[2] == "8080,8081" for r in table[1:]), table

@@ -15,7 +15,8 @@ import pytest
 from podnet.web.kubeapi.openapi import v2_json, v2_protobuf, v3_document, v3_index
 from podnet.web.kubeapi.resources import RESOURCES
 
-PACKAGES = {"": "io.k8s.api.core.v1", "apps": "io.k8s.api.apps.v1", "networking.k8s.io": "io.k8s.api.networking.v1"}
+PACKAGES = {"": "io.k8s.api.core.v1", "apps": "io.k8s.api.apps.v1", "networking.k8s.io": "io.k8s.api.networking.v1",
+            "discovery.k8s.io": "io.k8s.api.discovery.v1"}
 SERVED = {f"{PACKAGES[r.group]}.{r.kind}" for r in RESOURCES}
 
 
@@ -113,13 +114,13 @@ def test_v2_protobuf_schemas_match_the_json():
 
 def test_v3_index_lists_each_group_version_with_a_content_hash():
     paths = v3_index()["paths"]
-    assert set(paths) == {"api/v1", "apis/apps/v1", "apis/networking.k8s.io/v1"}
+    assert set(paths) == {"api/v1", "apis/apps/v1", "apis/networking.k8s.io/v1", "apis/discovery.k8s.io/v1"}
     hashes = set()
     for path, entry in paths.items():
         match = re.fullmatch(rf"/openapi/v3/{re.escape(path)}\?hash=([0-9A-F]{{32}})", entry["serverRelativeURL"])
         assert match, entry
         hashes.add(match.group(1))
-    assert len(hashes) == 3
+    assert len(hashes) == 4  # a document per group-version, each its own
     assert v3_index() == v3_index()
 
 
@@ -127,6 +128,7 @@ def test_v3_index_lists_each_group_version_with_a_content_hash():
     ("api/v1", {"Namespace", "Node", "Pod", "Service", "Endpoints", "Event"}),
     ("/apis/apps/v1", {"Deployment", "ReplicaSet"}),
     ("apis/networking.k8s.io/v1/", {"NetworkPolicy"}),
+    ("apis/discovery.k8s.io/v1/", {"EndpointSlice"}),
 ])
 def test_v3_documents_per_group_version(path, kinds):
     doc = v3_document(path)

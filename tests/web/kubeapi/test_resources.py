@@ -31,7 +31,8 @@ def test_short_names_kinds_and_scopes(group_name, name, short, kind, namespaced)
 def test_singular_names():
     assert {r.name: r.singular for r in RESOURCES} == {
         "namespaces": "namespace", "nodes": "node", "pods": "pod", "services": "service", "endpoints": "endpoints",
-        "events": "event", "deployments": "deployment", "replicasets": "replicaset", "networkpolicies": "networkpolicy"}
+        "events": "event", "deployments": "deployment", "replicasets": "replicaset", "networkpolicies": "networkpolicy",
+        "endpointslices": "endpointslice"}
 
 
 def test_kubectl_get_all_is_the_all_category():
@@ -62,13 +63,14 @@ def test_resource_lists_per_group_version():
     assert (scale["kind"], scale["group"], scale["version"]) == ("Scale", "autoscaling", "v1")
     assert "patch" in scale["verbs"] and listed("")["pods/exec"]["verbs"] == ["create", "get"]
     assert set(listed("networking.k8s.io")) == {"networkpolicies"}
+    assert listed("discovery.k8s.io")["endpointslices"]["verbs"] == ["get", "list", "watch"]  # the controller writes them
     assert resource_list("batch") is None
 
 
 def test_group_list_and_groups_with_preferred_versions():
     out = group_list()
     assert (out["kind"], out["apiVersion"]) == ("APIGroupList", "v1")
-    assert [g["name"] for g in out["groups"]] == list(GROUPS) == ["apps", "networking.k8s.io"]
+    assert [g["name"] for g in out["groups"]] == list(GROUPS) == ["apps", "networking.k8s.io", "discovery.k8s.io"]
     for entry in out["groups"]:
         version = {"groupVersion": f"{entry['name']}/v1", "version": "v1"}
         assert entry["versions"] == [version] and entry["preferredVersion"] == version
@@ -81,4 +83,4 @@ def test_api_versions_and_the_path_index():
     assert out["kind"] == "APIVersions" and out["versions"] == ["v1"]
     assert out["serverAddressByClientCIDRs"] == [{"clientCIDR": "0.0.0.0/0", "serverAddress": "10.0.0.1:6443"}]
     assert BY_PATH[("apps", "deployments")].kind == "Deployment" and ("", "deployments") not in BY_PATH
-    assert {r.group_version for r in RESOURCES} == {"v1", "apps/v1", "networking.k8s.io/v1"}
+    assert {r.group_version for r in RESOURCES} == {"v1", "apps/v1", "networking.k8s.io/v1", "discovery.k8s.io/v1"}

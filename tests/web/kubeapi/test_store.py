@@ -11,6 +11,8 @@ import os
 
 import pytest
 
+from podnet.k8s.workloads.apply import apply_objects, delete_objects
+from podnet.k8s.workloads.manifests import parse_documents
 from podnet.kernel import state_file
 from podnet.web.kubeapi import store as store_module
 from podnet.web.kubeapi.store import Gone, Store
@@ -145,3 +147,56 @@ def test_kept_annotations_are_served_with_the_object(lab, tmp_path):
     assert store.get("pods", "default", "a")["metadata"]["annotations"]["kubectl.kubernetes.io/last-applied-configuration"] == "{}"
     assert [kind for _, kind, _ in store.since(revision, "pods", None)] == ["MODIFIED"]
     assert store.annotations.get("pods", "default", "gone") == {}  # dropped: no such object
+
+
+def _changed(state, *manifests, remove: str | None = None):
+    """The state after podnet's own delete and apply, saved where the store reads it."""
+    new = state
+    if remove:
+        new, _ = delete_objects(new, "pod", [remove], "default")
+    if manifests:
+        new, _ = apply_objects(new, parse_documents(list(manifests)))
+    state_file.save(state_file.LabPaths(state.name), new)
+    return new
+
+
+def test_a_replaced_pod_goes_before_its_replacement_comes(lab, tmp_path):
+    """One save that removes a Pod and adds another: the watch sees DELETED first, as a
+    cluster's watchers do (the old Pod terminates before the ReplicaSet's new one appears)."""
+    state, _ = lab
+    store = make(state, tmp_path)
+    revision = store.revision
+    _changed(state, pod("c"), remove="a")
+    assert store.refresh() is True
+    changes = [(kind, obj["metadata"]["name"]) for _, kind, obj in store.since(revision, "pods", None)]
+    assert changes == [("DELETED", "a"), ("ADDED", "c")], changes
+
+
+def test_a_save_within_the_same_clock_tick_is_still_seen(lab, tmp_path):
+    """The state file is replaced on every save: a new inode tells the saves apart even when
+    the file system's clock gave both the same time."""
+    state, _ = lab
+    store = make(state, tmp_path)
+    path = state_file.LabPaths(state.name).state_file
+    before = os.stat(path)
+    _changed(state, pod("d"))
+    os.utime(path, ns=(before.st_atime_ns, before.st_mtime_ns))
+    assert store.refresh() is True and store.get("pods", "default", "d") is not None
+
+
+def test_a_service_whose_pods_have_no_ip_yet_has_empty_endpoints_and_slices(lab, tmp_path):
+    """Pods not yet given an address are in no Endpoints and no EndpointSlice (and never
+    break the store's view of the lab)."""
+    state, _ = lab
+    store = make(state, tmp_path)
+    service = {"apiVersion": "v1", "kind": "Service", "metadata": {"name": "s"},
+               "spec": {"selector": {"app": "a"}, "ports": [{"port": 80}]}}
+    new = _changed(state, service)
+    new.pods["a"].ip, new.pods["a"].phase = None, "Pending"  # as before its sandbox got an address
+    state_file.save(state_file.LabPaths(state.name), new)
+    assert store.refresh() is True
+    assert not store.get("pods", "default", "a")["status"].get("podIP")
+    assert store.get("endpoints", "default", "s")["subsets"] == []
+    [one] = [o for o in store.list("endpointslices", "default")
+             if o["metadata"]["labels"]["kubernetes.io/service-name"] == "s"]
+    assert one["endpoints"] == [] and one["addressType"] == "IPv4"
