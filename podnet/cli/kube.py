@@ -54,7 +54,7 @@ def cmd_kubeconfig(args) -> int:
     if raw.get("spec", {}).get("model") == "docker":
         raise InputError("name", name, "a Docker-model lab has no Kubernetes API")
     if not apiserver.running(name):
-        apiserver.start(name)
+        apiserver.start(name, apiserver.recorded_listen(name))
     port = apiserver.endpoint(name, wait=WAIT) if apiserver.running(name) else None
     if port is None:
         raise PodnetError(f"the API server of lab {name} did not start: see {apiserver.directory(name)}/apiserver.log")

@@ -57,7 +57,8 @@ def start(lab: str, listen: str = DEFAULT_LISTEN) -> int:
         proc = subprocess.Popen([sys.executable, "-m", "podnet", "apiserver", "--name", lab, "--listen", listen],
                                 stdin=subprocess.DEVNULL, stdout=log, stderr=log, start_new_session=True,
                                 close_fds=True)
-    _write(os.path.join(folder, "process.json"), {"pid": proc.pid, "start": process_start_time(proc.pid)})
+    _write(os.path.join(folder, "process.json"), {"pid": proc.pid, "start": process_start_time(proc.pid),
+                                                  "listen": listen})
     return proc.pid
 
 
@@ -84,6 +85,12 @@ def endpoint(lab: str, wait: float = 0.0) -> int | None:
         if time.monotonic() >= deadline:
             return None
         time.sleep(0.05)
+
+
+def recorded_listen(lab: str) -> str:
+    """The address the lab's API server was last asked to listen on (``up --api-listen``)."""
+    listen = (_read(os.path.join(directory(lab), "process.json")) or {}).get("listen")
+    return listen if isinstance(listen, str) and listen else DEFAULT_LISTEN
 
 
 def running(lab: str) -> bool:

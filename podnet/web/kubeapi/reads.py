@@ -52,12 +52,13 @@ def get_list(request: web.Request, store: Store, target: Target) -> web.Response
     keep, error = _filters(request)
     if error is not None:
         return error
-    items = [o for o in store.list(target.resource.name, target.namespace) if keep(o)]
+    objects, revision = store.view(target.resource.name, target.namespace)
+    items = [o for o in objects if keep(o)]
     if wants_table(request):
-        return respond(tables.table(target.resource.name, items, str(store.revision),
+        return respond(tables.table(target.resource.name, items, str(revision),
                                     request.query.get("includeObject", "Metadata")))
     return respond({"kind": f"{target.resource.kind}List", "apiVersion": target.resource.group_version,
-                    "metadata": {"resourceVersion": str(store.revision)}, "items": items})
+                    "metadata": {"resourceVersion": str(revision)}, "items": items})
 
 
 async def watch(request: web.Request, store: Store, target: Target) -> web.StreamResponse:
@@ -65,8 +66,10 @@ async def watch(request: web.Request, store: Store, target: Target) -> web.Strea
     if error is not None:
         return error
     text = request.query.get("resourceVersion", "")
-    revision = int(text) if text.isdigit() else 0
-    timeout = float(request.query.get("timeoutSeconds", "1800") or 1800)
+    seconds = request.query.get("timeoutSeconds", "1800") or "1800"
+    if (text and not text.isdigit()) or not seconds.isdigit():
+        return respond(status(400, "BadRequest", "resourceVersion and timeoutSeconds must be whole numbers"), 400)
+    revision, timeout = int(text or 0), min(float(seconds), 24 * 3600.0)
     as_table = wants_table(request)
     response = web.StreamResponse(headers={"Content-Type": "application/json", "Cache-Control": "no-store"})
     await response.prepare(request)
@@ -74,11 +77,11 @@ async def watch(request: web.Request, store: Store, target: Target) -> web.Strea
     deadline = time.monotonic() + timeout
     try:
         if revision == 0:  # no resourceVersion: the current objects first, as ADDED
-            for obj in store.list(target.resource.name, target.namespace):
-                if keep(obj):
+            objects, revision = store.view(target.resource.name, target.namespace)  # one consistent moment
+            for obj in objects:
+                if (target.name is None or obj["metadata"]["name"] == target.name) and keep(obj):
                     await _event(response, target, "ADDED", obj, as_table, store)
-            revision = store.revision
-        while time.monotonic() < deadline:
+        while time.monotonic() < deadline and not client_gone(request):
             waiter.clear()  # before reading, so a change made meanwhile wakes the next wait
             try:
                 changes = store.since(revision, target.resource.name, target.namespace)
@@ -99,6 +102,11 @@ async def watch(request: web.Request, store: Store, target: Target) -> web.Strea
     finally:
         store.drop(waiter)
     return response
+
+
+def client_gone(request: web.Request) -> bool:
+    """The client has hung up (aiohttp does not cancel a handler when that happens)."""
+    return request.transport is None or request.transport.is_closing()
 
 
 async def _event(response: web.StreamResponse, target: Target, kind: str, obj: dict, as_table: bool,

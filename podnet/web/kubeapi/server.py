@@ -75,7 +75,8 @@ class ApiServer:
     @web.middleware
     async def _auth(self, request: web.Request, handler) -> web.StreamResponse:
         given = request.headers.get("Authorization", "")
-        if not (given.startswith("Bearer ") and hmac.compare_digest(given[7:].strip(), self.token)):
+        offered = given[7:].strip().encode("utf-8", "surrogateescape")  # any bytes a client sends
+        if not (given.startswith("Bearer ") and hmac.compare_digest(offered, self.token.encode())):
             return reads.respond(UNAUTHORIZED, 401)
         return await handler(request)
 

@@ -104,14 +104,17 @@ class Session:
                 self.opened.set()
         elif kind == PING:
             self._control(PING, 0, payload[:4])
-        elif kind in (GOAWAY, RST_STREAM):
+        elif kind == RST_STREAM and int.from_bytes(payload[0:4], "big") & 0x7FFFFFFF != self.streams.get("error"):
+            if int.from_bytes(payload[0:4], "big") & 0x7FFFFFFF == self.streams.get("stdin"):
+                self.stdin.put_nowait(None)  # stdin given up: its end, and the command goes on
+        elif kind in (GOAWAY, RST_STREAM):  # the whole session, or the stream the exit status goes on
             self.closed.set()
             self.stdin.put_nowait(None)
 
     def _headers(self, block: bytes) -> dict[str, str]:
         data = self.inflate.decompress(block)
         count, offset, out = int.from_bytes(data[0:4], "big"), 4, {}
-        for _ in range(count):
+        for _ in range(min(count, len(data) // 8)):  # each pair takes 8 bytes at least: no client-sized loop
             n = int.from_bytes(data[offset:offset + 4], "big")
             name = data[offset + 4:offset + 4 + n].decode()
             offset += 4 + n
@@ -175,14 +178,18 @@ async def exec_over_spdy(request: web.Request, argv: list[str], command: list[st
 
     loop = asyncio.get_running_loop()
     helpers = [loop.create_task(resize())] + ([loop.create_task(feed())] if "stdin" in wants else [])
-    await proc.outputs(send)
-    code = await proc.wait()
+    try:
+        code = await terminal.run(proc, send, session.closed.wait())  # None: the client went away
+    finally:
+        for helper in helpers:
+            helper.cancel()
+    if code is None:
+        request.transport.close()
+        return response
     if code != 0:
         session.data("error", json.dumps(terminal.exit_status(code, command)).encode())
     for name in ("stdout", "stderr", "error"):
         session.data(name, b"", fin=True)
-    for helper in helpers:
-        helper.cancel()
     try:
         await asyncio.wait_for(session.closed.wait(), 5)
     except asyncio.TimeoutError:

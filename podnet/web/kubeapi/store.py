@@ -41,6 +41,7 @@ class Store:
                                                                         "annotations.json"))
         self.revision = 1
         self.objects: dict[Key, dict] = {}
+        self.current: tuple[dict[Key, dict], int] = ({}, 1)
         self.events: deque = deque(maxlen=KEEP_EVENTS)  # (revision, type, key, object)
         self.oldest = 1
         self.gone = False
@@ -106,6 +107,7 @@ class Store:
         for key, obj in new.items():
             obj["metadata"].setdefault("resourceVersion", str(self.revision))
         self.objects = new
+        self.current = (new, self.revision)  # what a list reads: objects and revision of one moment
         if changed or deleted:
             self._wake()
         return bool(changed or deleted)
@@ -116,8 +118,14 @@ class Store:
         return self.objects.get((resource, namespace, name))
 
     def list(self, resource: str, namespace: str | None) -> list[dict]:
-        items = [o for (r, ns, _), o in self.objects.items() if r == resource and (namespace is None or ns == namespace)]
-        return sorted(items, key=lambda o: (o["metadata"].get("namespace", ""), o["metadata"]["name"]))
+        return self.view(resource, namespace)[0]
+
+    def view(self, resource: str, namespace: str | None) -> tuple[list[dict], int]:
+        """One resource's objects and the revision they are as of, from one consistent moment
+        (a refresh on another thread publishes both together)."""
+        objects, revision = self.current
+        items = [o for (r, ns, _), o in objects.items() if r == resource and (namespace is None or ns == namespace)]
+        return sorted(items, key=lambda o: (o["metadata"].get("namespace", ""), o["metadata"]["name"])), revision
 
     def since(self, revision: int, resource: str, namespace: str | None) -> list[tuple[int, str, dict]]:
         """The changes of one resource after ``revision``; Gone if they are no longer kept."""

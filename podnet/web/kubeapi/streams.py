@@ -27,7 +27,7 @@ from podnet.kernel.netns import enter_argv
 from podnet.web.kubeapi import spdy, terminal
 from podnet.web.kubeapi.terminal import exit_status, flag
 from podnet.web.kubeapi.paths import Target
-from podnet.web.kubeapi.reads import respond
+from podnet.web.kubeapi.reads import client_gone, respond
 from podnet.web.kubeapi.selectors import not_found, status
 
 PROTOCOLS = ("v5.channel.k8s.io", "v4.channel.k8s.io")
@@ -52,7 +52,7 @@ async def logs(request: web.Request, server, target: Target) -> web.StreamRespon
         if tail is not None and tail.isdigit():
             lines = lines[-int(tail):] if int(tail) else []
         await response.write(b"".join(lines))
-    while follow and server.store.get("pods", target.namespace or "", target.name) is not None:
+    while follow and not client_gone(request) and server.store.get("pods", target.namespace or "", target.name):
         await asyncio.sleep(0.2)
         try:
             with open(path, "rb") as handle:
@@ -115,10 +115,9 @@ async def _websocket(request: web.Request, argv: list[str], command: list[str]) 
             elif channel == CLOSE and data[:1] == bytes([STDIN]):
                 proc.close_stdin()
 
-    feeder = asyncio.get_running_loop().create_task(feed())
-    await proc.outputs(send)
-    code = await proc.wait()
-    await send(ERROR, json.dumps(exit_status(code, command)).encode())
-    feeder.cancel()
-    await ws.close()
+    feeder = asyncio.get_running_loop().create_task(feed())  # ends when the client closes
+    code = await terminal.run(proc, send, feeder)
+    if code is not None:
+        await send(ERROR, json.dumps(exit_status(code, command)).encode())
+        await ws.close()
     return ws

@@ -16,6 +16,7 @@ import asyncio
 import fcntl
 import json
 import os
+import signal
 import struct
 import termios
 from typing import Awaitable, Callable
@@ -42,7 +43,7 @@ class Piped:
     async def start(cls, argv: list[str], stdin: bool) -> Piped:
         proc = await asyncio.create_subprocess_exec(
             *argv, stdin=asyncio.subprocess.PIPE if stdin else asyncio.subprocess.DEVNULL,
-            stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)
+            stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE, start_new_session=True)
         return cls(proc)
 
     async def outputs(self, send: Send) -> None:
@@ -62,6 +63,21 @@ class Piped:
 
     async def wait(self) -> int:
         return await self.proc.wait()
+
+    def kill(self) -> None:
+        _kill_group(self.proc)
+
+    def close(self) -> None:
+        pass
+
+
+def _kill_group(proc: asyncio.subprocess.Process) -> None:
+    """End the command and whatever it started (its own session and process group), by PID."""
+    if proc.returncode is None:
+        try:
+            os.killpg(proc.pid, signal.SIGKILL)
+        except (ProcessLookupError, PermissionError):
+            pass
 
 
 def _take_terminal() -> None:
@@ -113,7 +129,7 @@ class Terminal:
             loop.remove_reader(self.master)
 
     async def write(self, data: bytes) -> None:
-        while data:
+        while data and self.master >= 0:
             try:
                 written = os.write(self.master, data)
             except BlockingIOError:
@@ -125,7 +141,8 @@ class Terminal:
 
     def close_stdin(self) -> None:
         try:
-            os.write(self.master, b"\x04")  # end of input, as Ctrl-D at the terminal
+            if self.master >= 0:
+                os.write(self.master, b"\x04")  # end of input, as Ctrl-D at the terminal
         except OSError:
             pass
 
@@ -137,13 +154,19 @@ class Terminal:
                 width, height = int(size["Width"]), int(size["Height"])
             except (ValueError, KeyError, TypeError):
                 continue
-            if 0 < width < 65536 and 0 < height < 65536:
+            if 0 < width < 65536 and 0 < height < 65536 and self.master >= 0:
                 fcntl.ioctl(self.master, termios.TIOCSWINSZ, struct.pack("HHHH", height, width, 0, 0))
 
     async def wait(self) -> int:
-        code = await self.proc.wait()
-        os.close(self.master)
-        return code
+        return await self.proc.wait()
+
+    def kill(self) -> None:
+        _kill_group(self.proc)
+
+    def close(self) -> None:
+        if self.master >= 0:
+            master, self.master = self.master, -1
+            os.close(master)
 
 
 def exit_status(code: int, command: list[str]) -> dict:
@@ -158,6 +181,31 @@ def exit_status(code: int, command: list[str]) -> dict:
 def flag(request, name: str) -> bool:
     """A boolean query parameter of an exec request (``stdin=true``, ``tty=1``)."""
     return request.query.get(name) in ("true", "1")
+
+
+async def run(proc: Piped | Terminal, send: Send, hung_up: Awaitable) -> int | None:
+    """Carry the command's output to the client until the command exits, and return its exit
+    code; if the client goes away first (``hung_up`` finishes, or sending fails), end the
+    command and all it started, and return None. The process is reaped and its terminal
+    closed either way."""
+    pumping = asyncio.ensure_future(proc.outputs(send))
+    gone = asyncio.ensure_future(hung_up)
+    try:
+        await asyncio.wait({pumping, gone}, return_when=asyncio.FIRST_COMPLETED)
+        left = not pumping.done() or pumping.exception() is not None
+        if left:
+            proc.kill()
+        try:
+            await pumping
+        except Exception:  # the connection broke while output was on its way
+            pass
+        code = await proc.wait()
+        return None if left else code
+    finally:
+        gone.cancel()
+        pumping.cancel()
+        proc.kill()
+        proc.close()
 
 
 async def launch(argv: list[str], stdin: bool, tty: bool) -> Piped | Terminal:

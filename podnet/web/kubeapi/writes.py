@@ -30,7 +30,7 @@ from podnet.web.kubeapi import streams
 from podnet.web.kubeapi.patches import PatchError, apply_patch
 from podnet.web.kubeapi.paths import Target
 from podnet.web.kubeapi.reads import respond
-from podnet.web.kubeapi.selectors import label_matcher, not_found, status
+from podnet.web.kubeapi.selectors import SelectorError, field_matcher, label_matcher, not_found, status
 
 WRITABLE = {"pods": "Pod", "services": "Service", "deployments": "Deployment", "namespaces": "Namespace",
             "networkpolicies": "NetworkPolicy"}
@@ -88,6 +88,9 @@ class Writer:
             return await self._write(request, target)
         except (InputError, PatchError, json.JSONDecodeError) as exc:
             return _refusal(exc, target)
+        except (ValueError, TypeError, AttributeError, KeyError, LookupError, RecursionError) as exc:
+            # a body or parameter of the wrong shape (metadata a string, a bad charset, ...)
+            return respond(status(400, "BadRequest", f"the request is invalid: {type(exc).__name__}: {exc}"[:500]), 400)
         except PodnetError as exc:
             return respond(status(500, "InternalError", str(exc)), 500)
 
@@ -109,6 +112,10 @@ class Writer:
         return respond(status(405, "MethodNotAllowed", "the server does not allow this method on the requested resource"), 405)
 
     async def _subresource(self, request: web.Request, target: Target) -> web.StreamResponse:
+        allowed = {"log": ("GET",), "exec": ("GET", "POST"), "status": ("GET",), "scale": ("GET", "PUT", "PATCH")}
+        if request.method not in allowed.get(target.sub or "", ("GET",)):
+            return respond(status(405, "MethodNotAllowed", "the server does not allow this method on the requested "
+                                  "resource"), 405)
         if target.resource.name == "pods" and target.sub == "log":
             return await streams.logs(request, self.server, target)
         if target.resource.name == "pods" and target.sub == "exec":
@@ -129,6 +136,10 @@ class Writer:
         if body.get("kind") != kind:
             raise InputError("kind", body.get("kind"), f"this path takes {kind} objects")
         meta = body.setdefault("metadata", {})
+        if not isinstance(meta, dict):
+            raise InputError("metadata", meta, "must be an object")
+        if not isinstance(meta.get("annotations") or {}, dict):
+            raise InputError("metadata.annotations", meta.get("annotations"), "must be a map of strings")
         if target.namespace is not None:
             if meta.get("namespace", target.namespace) != target.namespace:
                 raise InputError("metadata.namespace", meta.get("namespace"),
@@ -210,9 +221,16 @@ class Writer:
                                     "uid": current["metadata"]["uid"]}})
 
     async def delete_collection(self, request: web.Request, target: Target) -> web.Response:
-        matches = label_matcher(request.query.get("labelSelector"))
+        if not target.resource.namespaced or target.namespace is None:  # as discovery says: not on these paths
+            return respond(status(405, "MethodNotAllowed", "the server does not allow this method on the requested "
+                                  "resource"), 405)
+        try:
+            matches = label_matcher(request.query.get("labelSelector"))
+            fields = field_matcher(request.query.get("fieldSelector"))
+        except SelectorError as exc:
+            return respond(status(400, "BadRequest", str(exc)), 400)
         names = [o["metadata"]["name"] for o in self.store.list(target.resource.name, target.namespace)
-                 if matches(o["metadata"].get("labels") or {})]
+                 if matches(o["metadata"].get("labels") or {}) and fields(o)]
         kind = WRITABLE[target.resource.name]
         if names:
             await self._in_lab(lambda lab: lab.delete(kind, names, target.namespace or "default"))

@@ -144,11 +144,25 @@ def test_stdin_arrives_until_fin_and_other_streams_are_ignored():
     assert s.stdin.empty()
 
 
-def test_goaway_and_rst_stream_end_the_session():
-    for kind in (GOAWAY, RST_STREAM):
-        s, _ = session()
-        s.feed_data(control(kind, 0, struct.pack(">II", 1, 0)))
-        assert s.closed.is_set() and s.stdin.get_nowait() is None
+def test_goaway_and_a_reset_error_stream_end_the_session():
+    s, _ = session()
+    s.feed_data(control(GOAWAY, 0, struct.pack(">II", 1, 0)))
+    assert s.closed.is_set() and s.stdin.get_nowait() is None
+    s, _ = session()
+    s.feed_data(Client().syn_stream(1, "error"))
+    s.feed_data(control(RST_STREAM, 0, struct.pack(">II", 1, 0)))
+    assert s.closed.is_set() and s.stdin.get_nowait() is None
+
+
+def test_a_reset_stdin_stream_ends_stdin_and_not_the_command():
+    s, _ = session()
+    client = Client()
+    s.feed_data(client.syn_stream(1, "error"))
+    s.feed_data(client.syn_stream(3, "stdin"))
+    s.feed_data(control(RST_STREAM, 0, struct.pack(">II", 3, 0)))
+    assert not s.closed.is_set() and s.stdin.get_nowait() is None
+    s.feed_data(control(RST_STREAM, 0, struct.pack(">II", 99, 0)))  # a stream it never opened: nothing
+    assert not s.closed.is_set() and s.stdin.empty()
 
 
 def test_outgoing_data_frames():
