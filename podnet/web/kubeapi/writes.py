@@ -50,6 +50,21 @@ def _refusal(exc: Exception, target: Target) -> web.Response:
     return respond(status(422, "Invalid", str(exc)), 422)
 
 
+def _scale_of(deployment: dict) -> dict:
+    return {"kind": "Scale", "apiVersion": "autoscaling/v1",
+            "metadata": {k: deployment["metadata"][k] for k in ("name", "namespace", "uid", "resourceVersion")},
+            "spec": {"replicas": deployment["spec"]["replicas"]},
+            "status": {"replicas": deployment["status"].get("replicas", 0)}}
+
+
+class Conflict(Exception):
+    """A PUT of an object that has changed since the client read it."""
+
+    def __init__(self, resource: str, name: str):
+        super().__init__(f'Operation cannot be fulfilled on {resource} "{name}": the object has been modified; '
+                         "please apply your changes to the latest version and try again")
+
+
 class Writer:
     """Every write of one API server, one at a time, through one open lab."""
 
@@ -88,6 +103,8 @@ class Writer:
             return await self._write(request, target)
         except (InputError, PatchError, json.JSONDecodeError) as exc:
             return _refusal(exc, target)
+        except Conflict as exc:
+            return respond(status(409, "Conflict", str(exc), {"name": target.name, "kind": target.resource.name}), 409)
         except (ValueError, TypeError, AttributeError, KeyError, LookupError, RecursionError) as exc:
             # a body or parameter of the wrong shape (metadata a string, a bad charset, ...)
             return respond(status(400, "BadRequest", f"the request is invalid: {type(exc).__name__}: {exc}"[:500]), 400)
@@ -154,37 +171,58 @@ class Writer:
     async def create(self, request: web.Request, target: Target) -> web.Response:
         body = self._document(await request.json(), target)
         name = body["metadata"].get("name")
-        if name and self._current(target, name) is not None:
-            return respond(status(409, "AlreadyExists", f'{target.resource.name} "{name}" already exists',
-                                  {"name": name, "kind": target.resource.name}), 409)
         if request.query.get("dryRun") == "All":
             parse_documents([body], "request")
             return respond(body, 201)
-        await self._apply(body, target)
+
+        def action(lab: Lab) -> bool:
+            self.store.refresh()  # under the lab's lock: whatever was saved last, by anyone
+            if name and self._current(target, name) is not None:
+                return False
+            self._apply_now(lab, body, target)
+            return True
+
+        if not await self._in_lab(action):
+            return respond(status(409, "AlreadyExists", f'{target.resource.name} "{name}" already exists',
+                                  {"name": name, "kind": target.resource.name}), 409)
         return respond(self._current(target, body["metadata"]["name"]) or body, 201)
 
-    async def _apply(self, body: dict, target: Target) -> None:
+    def _apply_now(self, lab: Lab, body: dict, target: Target) -> None:
         objects = parse_documents([body], "request")
         annotations = {k: v for k, v in (body["metadata"].get("annotations") or {}).items() if not k.startswith("podnet.io/")}
-        await self._in_lab(lambda lab: lab.apply(objects))
+        lab.apply(objects)
         self.store.annotations.set(target.resource.name, target.namespace or "", body["metadata"]["name"], annotations)
-        self.store.refresh(force=True)
 
-    async def update(self, request: web.Request, target: Target, body: Any) -> web.Response:
-        body = self._document(body, target)
-        if self._current(target, target.name) is None:
-            return respond(not_found(target.resource.name, target.name, target.resource.group), 404)
-        if body["metadata"].get("name", target.name) != target.name:
-            raise InputError("metadata.name", body["metadata"].get("name"), f"must be {target.name}, as in the path")
-        body["metadata"]["name"] = target.name
-        current = self._current(target, target.name)
-        if target.resource.name in ("pods", "namespaces") and body.get("spec") in (None, current.get("spec")):
-            await self._relabel(target, current, body)  # kubectl label or annotate: only the metadata moved
-        else:
-            await self._apply(body, target)
+    async def change(self, target: Target, build) -> web.Response:
+        """Read one object, change it with ``build(current)`` and write it, all under the lab's
+        lock: a write from podnet's CLI or another client is never undone by this one."""
+        def action(lab: Lab) -> None:
+            self.store.refresh()
+            current = self._current(target, target.name)
+            if current is None:
+                raise NotFound(target.resource.name, target.name)
+            body = self._document(build(current), target)
+            if body["metadata"].get("name", target.name) != target.name:
+                raise InputError("metadata.name", body["metadata"].get("name"), f"must be {target.name}, as in the path")
+            body["metadata"]["name"] = target.name
+            if target.resource.name in ("pods", "namespaces") and body.get("spec") in (None, current.get("spec")):
+                self._relabel_now(lab, target, current, body)  # kubectl label or annotate: only the metadata moved
+            else:
+                self._apply_now(lab, body, target)
+
+        await self._in_lab(action)
+        self.store.refresh(force=True)
         return respond(self._current(target, target.name))
 
-    async def _relabel(self, target: Target, current: dict, body: dict) -> None:
+    async def update(self, request: web.Request, target: Target, body: Any) -> web.Response:
+        def replace(current: dict) -> Any:
+            given = (body.get("metadata") or {}).get("resourceVersion") if isinstance(body, dict) else None
+            if given and given != current["metadata"]["resourceVersion"]:
+                raise Conflict(target.resource.name, target.name)
+            return body
+        return await self.change(target, replace)
+
+    def _relabel_now(self, lab: Lab, target: Target, current: dict, body: dict) -> None:
         """Labels and annotations of a Pod or Namespace changed as ``podnet label`` changes them
         (a Deployment's Pod may be relabelled: out of its selector, it is orphaned and replaced)."""
         kind_name = "Pod" if target.resource.name == "pods" else "Namespace"
@@ -192,20 +230,14 @@ class Writer:
         new = labels_field(kind_name, target.name, "metadata.labels", body["metadata"].get("labels"))
         sets = {k: v for k, v in new.items() if old.get(k) != v}
         removes = [k for k in old if k not in new]
-        kind = "pod" if target.resource.name == "pods" else "namespace"
         if sets or removes:
-            await self._in_lab(lambda lab: lab.label(kind, target.name, target.namespace or "default", sets, removes,
-                                                     overwrite=True))
+            lab.label(kind_name.lower(), target.name, target.namespace or "default", sets, removes, overwrite=True)
         annotations = {k: v for k, v in (body["metadata"].get("annotations") or {}).items() if not k.startswith("podnet.io/")}
         self.store.annotations.set(target.resource.name, target.namespace or "", target.name, annotations)
-        self.store.refresh(force=True)
 
     async def patch(self, request: web.Request, target: Target) -> web.Response:
-        current = self._current(target, target.name)
-        if current is None:
-            return respond(not_found(target.resource.name, target.name, target.resource.group), 404)
-        patched = apply_patch(request.content_type, current, await request.json())
-        return await self.update(request, target, patched)
+        patch, kind = await request.json(), request.content_type
+        return await self.change(target, lambda current: apply_patch(kind, current, patch))
 
     async def delete(self, request: web.Request, target: Target) -> web.Response:
         current = self._current(target, target.name)
@@ -238,18 +270,20 @@ class Writer:
                         "metadata": {"resourceVersion": str(self.store.revision)}, "items": []})
 
     async def scale(self, request: web.Request, target: Target) -> web.Response:
+        """The scale subresource: read, or change only the replicas (inside the lab's lock)."""
         current = self._current(target, target.name)
         if current is None:
             return respond(not_found(target.resource.name, target.name, target.resource.group), 404)
-        scale = {"kind": "Scale", "apiVersion": "autoscaling/v1",
-                 "metadata": {k: current["metadata"][k] for k in ("name", "namespace", "uid", "resourceVersion")},
-                 "spec": {"replicas": current["spec"]["replicas"]},
-                 "status": {"replicas": current["status"].get("replicas", 0)}}
         if request.method == "GET":
-            return respond(scale)
-        body = await request.json()
-        wanted = apply_patch(request.content_type, scale, body) if request.method == "PATCH" else body
-        replicas = (wanted.get("spec") or {}).get("replicas")
-        updated = dict(current, spec=dict(current["spec"], replicas=replicas))
-        await self.update(request, target, updated)
-        return respond(dict(scale, spec={"replicas": replicas}))
+            return respond(_scale_of(current))
+        body, kind, patching = await request.json(), request.content_type, request.method == "PATCH"
+
+        def rescale(latest: dict) -> dict:
+            wanted = apply_patch(kind, _scale_of(latest), body) if patching else body
+            spec = wanted.get("spec") if isinstance(wanted, dict) else None
+            if not isinstance(spec, dict):
+                raise InputError("spec", spec, "must be an object with replicas")
+            return dict(latest, spec=dict(latest["spec"], replicas=spec.get("replicas")))
+
+        await self.change(target, rescale)
+        return respond(_scale_of(self._current(target, target.name) or current))

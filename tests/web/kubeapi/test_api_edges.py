@@ -133,3 +133,19 @@ def test_an_exec_whose_client_vanishes_ends_its_command(kubectl, lab):
     started = time.monotonic()
     wait_until(lambda: not _sleepers(lab, "pod-1-3", seconds), 10, what="the sleeps ended after the client vanished")
     assert time.monotonic() - started < 10
+
+
+def test_a_put_of_a_stale_object_is_a_conflict_and_changes_nothing(api, lab):
+    """kubectl replace sends the resourceVersion it read: if podnet changed the object since,
+    the API server's answer is 409 Conflict, and podnet's change stands."""
+    code, read = api("GET", "/api/v1/namespaces/default/pods/pod-1-1")
+    assert code == 200, read
+    podnet("label", "pod", "pod-1-1", "changed=by-podnet", "--name", lab.name, check=True)
+    read["metadata"]["labels"] = {"app": "pod-1-1", "changed": "by-kubectl"}
+    code, answer = api("PUT", "/api/v1/namespaces/default/pods/pod-1-1", json.dumps(read).encode())
+    assert code == 409 and answer["reason"] == "Conflict" and "the object has been modified" in answer["message"], answer
+    assert lab.pods()["pod-1-1"]["metadata"]["labels"]["changed"] == "by-podnet"
+    code, fresh = api("GET", "/api/v1/namespaces/default/pods/pod-1-1")
+    fresh["metadata"]["labels"]["changed"] = "by-kubectl"
+    code, answer = api("PUT", "/api/v1/namespaces/default/pods/pod-1-1", json.dumps(fresh).encode())
+    assert code == 200 and lab.pods()["pod-1-1"]["metadata"]["labels"]["changed"] == "by-kubectl", answer
