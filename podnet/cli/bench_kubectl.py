@@ -13,7 +13,6 @@ within 0.2 s.
 
 from __future__ import annotations
 
-import base64
 import http.client
 import json
 import os
@@ -25,8 +24,11 @@ import tempfile
 import time
 from typing import Any
 
+from podnet.cli.bench_web import workload_docs
 from podnet.cli.common import PACKAGE_ROOT
+from podnet.cli.kube import kubeconfig
 from podnet.core.errors import KernelError
+from podnet.k8s.workloads.manifests import parse_documents
 from podnet.kernel import state_file
 from podnet.lab import apiserver
 from podnet.web.kubeapi.tls import Credentials
@@ -78,14 +80,9 @@ def measure_lists(lab: str, rounds: int = 20) -> dict[str, Any]:
 
 
 def _kubeconfig(lab: str, folder: str) -> str:
-    port = apiserver.endpoint(lab, wait=15)
+    """The kubeconfig ``podnet kubeconfig`` prints, in a 0600 file of ``folder``."""
     creds = Credentials(apiserver.directory(lab))
-    name = f"podnet-{lab}"
-    config = {"apiVersion": "v1", "kind": "Config", "current-context": name,
-              "clusters": [{"name": name, "cluster": {"server": apiserver.server_url(lab, port),
-                                                      "certificate-authority-data": base64.b64encode(creds.ca_pem()).decode()}}],
-              "users": [{"name": name, "user": {"token": creds.token()}}],
-              "contexts": [{"name": name, "context": {"cluster": name, "user": name}}]}
+    config = kubeconfig(lab, apiserver.server_url(lab, apiserver.endpoint(lab, wait=15)), creds.ca_pem(), creds.token())
     path = os.path.join(folder, "kubeconfig")
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     with os.fdopen(fd, "w", encoding="utf-8") as out:
@@ -141,9 +138,6 @@ def measure_watch(lab, rounds: int = 5) -> dict[str, Any]:
 
 def run_kubectl(lab, say) -> dict[str, Any]:
     """Every measurement on the running ``lab``; its API server is started here and ended with it."""
-    from podnet.k8s.workloads.manifests import parse_documents
-    from podnet.cli.bench_web import workload_docs
-
     name = lab.state.name
     lab.apply(parse_documents(workload_docs(0, max(3, len(lab.state.nodes))), "bench"))
     started = time.perf_counter()

@@ -16,7 +16,7 @@ import sys
 
 import yaml
 
-from podnet.cli.common import lab_name
+from podnet.cli.common import check_listen, lab_name
 from podnet.core.errors import EXIT_OK, InputError, PodnetError
 from podnet.kernel import state_file
 from podnet.lab import apiserver
@@ -70,7 +70,6 @@ def cmd_kubeconfig(args) -> int:
 
 
 def cmd_apiserver(args) -> int:
-    from podnet.cli.common import check_listen
     from podnet.core.addressing import parse_int
     from podnet.web.kubeapi import server, tls
     from podnet.web.kubeapi.writes import Writer

@@ -24,7 +24,6 @@ from podnet.core.naming import check_lab_name
 from podnet.k8s.routing import hostgw
 from podnet.kernel import state_file
 from podnet.lab import apiserver
-from podnet.lab.apiserver import DEFAULT_LISTEN as DEFAULT_API_LISTEN
 from podnet.lab.bringup import up as bring_up
 from podnet.lab.session import Lab
 from podnet.lab.signals import block_stop_signals
@@ -55,8 +54,8 @@ def add_parsers(sub) -> None:
     up.add_argument("--no-dns", action="store_true", help="no CoreDNS/kube-dns add-on")
     up.add_argument("--no-api", action="store_true",
                     help="no Kubernetes API server for kubectl (podnet kubeconfig prints how to reach it)")
-    up.add_argument("--api-listen", default=DEFAULT_API_LISTEN,
-                    help=f"address the lab's API server listens on (default {DEFAULT_API_LISTEN}; another one "
+    up.add_argument("--api-listen", default=apiserver.DEFAULT_LISTEN,
+                    help=f"address the lab's API server listens on (default {apiserver.DEFAULT_LISTEN}; another one "
                          "must be asked for)")
     up.add_argument("--no-ip-masq-agent", action="store_true", help="no egress masquerade: Pod IPs leave the cluster as they are")
     up.add_argument("-f", "--filename", action="append", help="manifests to apply once the lab is up (repeatable)")

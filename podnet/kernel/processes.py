@@ -36,15 +36,6 @@ def _signal(pid: int, number: int) -> None:
         pass
 
 
-def _reap_if_ours(pid: int) -> None:
-    """A child of this very process that has exited stays a zombie (and "running") until it is
-    waited for; anyone else's child is left to its parent."""
-    try:
-        os.waitpid(pid, os.WNOHANG)
-    except ChildProcessError:
-        pass
-
-
 def end_recorded(pid: int | None, start: str | None, grace: float = 2.0) -> bool:
     """End one process this lab started, if ``pid`` is still that process (its recorded start
     time matches): SIGTERM, then SIGKILL after ``grace``. True if it was running."""
@@ -53,7 +44,6 @@ def end_recorded(pid: int | None, start: str | None, grace: float = 2.0) -> bool
     _signal(pid, signal.SIGTERM)
     deadline = time.monotonic() + grace
     while time.monotonic() < deadline and is_same_process(pid, start):
-        _reap_if_ours(pid)
         time.sleep(0.02)
     if is_same_process(pid, start):
         _signal(pid, signal.SIGKILL)

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import os
 import uuid
+from functools import lru_cache
 from datetime import datetime, timezone
 from typing import Any, Callable, Iterator
 
@@ -73,6 +74,7 @@ def nodes(state: LabState) -> Iterator[dict]:
         yield _finish(state, obj, node.created)
 
 
+@lru_cache(maxsize=1)
 def _memory() -> str:
     """The machine's memory as a kubelet reports it (every emulated node shares the machine)."""
     try:

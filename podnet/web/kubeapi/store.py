@@ -40,8 +40,7 @@ class Store:
         self.annotations = Annotations(annotations_path or os.path.join(state_file.LabPaths(lab).root, "apiserver",
                                                                         "annotations.json"))
         self.revision = 1
-        self.objects: dict[Key, dict] = {}
-        self.current: tuple[dict[Key, dict], int] = ({}, 1)
+        self.current: tuple[dict[Key, dict], int] = ({}, 1)  # the objects and revision of one moment
         self.events: deque = deque(maxlen=KEEP_EVENTS)  # (revision, type, key, object)
         self.oldest = 1
         self.gone = False
@@ -106,13 +105,16 @@ class Store:
             self.events.append((self.revision, kind, key, obj))
         for key, obj in new.items():
             obj["metadata"].setdefault("resourceVersion", str(self.revision))
-        self.objects = new
-        self.current = (new, self.revision)  # what a list reads: objects and revision of one moment
+        self.current = (new, self.revision)  # published together: a list reads both from one moment
         if changed or deleted:
             self._wake()
         return bool(changed or deleted)
 
     # -- reading ---------------------------------------------------------------------------------
+
+    @property
+    def objects(self) -> dict[Key, dict]:
+        return self.current[0]
 
     def get(self, resource: str, namespace: str, name: str) -> dict | None:
         return self.objects.get((resource, namespace, name))

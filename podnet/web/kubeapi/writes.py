@@ -50,6 +50,12 @@ def _refusal(exc: Exception, target: Target) -> web.Response:
     return respond(status(422, "Invalid", str(exc)), 422)
 
 
+def _clients_annotations(body: dict) -> dict:
+    """The annotations a client set (kubectl's last-applied configuration, say): podnet's own
+    ``podnet.io/*`` ones follow from the lab and are never stored."""
+    return {k: v for k, v in (body["metadata"].get("annotations") or {}).items() if not k.startswith("podnet.io/")}
+
+
 def _scale_of(deployment: dict) -> dict:
     return {"kind": "Scale", "apiVersion": "autoscaling/v1",
             "metadata": {k: deployment["metadata"][k] for k in ("name", "namespace", "uid", "resourceVersion")},
@@ -189,7 +195,7 @@ class Writer:
 
     def _apply_now(self, lab: Lab, body: dict, target: Target) -> None:
         objects = parse_documents([body], "request")
-        annotations = {k: v for k, v in (body["metadata"].get("annotations") or {}).items() if not k.startswith("podnet.io/")}
+        annotations = _clients_annotations(body)
         lab.apply(objects)
         self.store.annotations.set(target.resource.name, target.namespace or "", body["metadata"]["name"], annotations)
 
@@ -232,7 +238,7 @@ class Writer:
         removes = [k for k in old if k not in new]
         if sets or removes:
             lab.label(kind_name.lower(), target.name, target.namespace or "default", sets, removes, overwrite=True)
-        annotations = {k: v for k, v in (body["metadata"].get("annotations") or {}).items() if not k.startswith("podnet.io/")}
+        annotations = _clients_annotations(body)
         self.store.annotations.set(target.resource.name, target.namespace or "", target.name, annotations)
 
     async def patch(self, request: web.Request, target: Target) -> web.Response:
