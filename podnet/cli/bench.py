@@ -24,6 +24,7 @@ holds them, as a cluster admin would. The default sizes use the defaults.
 from __future__ import annotations
 
 import argparse
+import json
 import math
 import os
 import re
@@ -32,7 +33,7 @@ import sys
 import threading
 from typing import Any
 
-from podnet.cli import bench_policies
+from podnet.cli import bench_class, bench_floor, bench_policies, bench_soak
 from podnet.cli.bench_measure import (
     STOP_SIGNALS, Progress, leftover_namespaces, measure_once, restore_signals, teardown_quietly,
 )
@@ -120,11 +121,14 @@ def run(
     policies: int = 0,
     web: int = 0,
     kubectl: bool = False,
+    vs_floor: bool = False,
 ) -> list[dict]:
     """Measure every size ``repeat`` times; one row per size (see :func:`summarize`).
 
     Every spec is validated before anything is created. If a run leaves anything behind,
     the benchmark stops there (the next run would be refused) and returns the rows so far.
+    With ``vs_floor`` each size is also built as the raw ``ip -batch`` floor and with plain
+    Mininet (:mod:`podnet.cli.bench_floor`), and the row gets podnet's ratios to both.
     """
     cni = check_cni(cni)
     if isinstance(repeat, bool) or not isinstance(repeat, int) or not 1 <= repeat <= MAX_REPEAT:
@@ -144,6 +148,10 @@ def run(
         rows.append(row)
         if row["leftovers"] or row["state_left"]:
             break
+        if vs_floor:
+            row.update(bench_floor.compare(row, spec, repeat, progress))
+            if bench_floor.floor_left(row):
+                break
     return rows
 
 
@@ -176,6 +184,10 @@ def _interrupt_on_termination() -> dict[int, Any]:
 def _report(rows: list[dict], output: str) -> int:
     """Print the rows; exit 1 if a run left something behind or a policy matrix disagreed."""
     print(format_table(rows) if output == "table" else format_json(rows))
+    floor_left = [name for row in rows for name in bench_floor.floor_left(row)]
+    if floor_left:
+        print(f"podnet bench: a floor left {', '.join(floor_left)} behind; stopped there", file=sys.stderr)
+        return EXIT_FAILED
     left = [row for row in rows if row.get("leftovers") or row.get("state_left")]
     if left:
         names = ", ".join(n for row in left for n in row.get("leftover_names", [])) or f"{state_file.RUN_DIR}/{BENCH_LAB}"
@@ -187,6 +199,33 @@ def _report(rows: list[dict], output: str) -> int:
               "see 'podnet probe --all' on such a lab", file=sys.stderr)
         return EXIT_FAILED
     return EXIT_OK
+
+
+def _run_soak(args: argparse.Namespace) -> int:
+    """``--soak SECONDS``: the soak benchmark alone, on the one size given (default 10x10)."""
+    size = args.sizes if args.sizes != DEFAULT_SIZES else "10x10"
+    return bench_soak.main(["--soak", args.soak, "--soak-services", args.soak_services, "--soak-churn-ms",
+                            args.soak_churn_ms, "--size", size, "--cni", args.cni, "-o", args.output])
+
+
+def _run_class(count: int, output: str) -> int:
+    """``--class N``: the class benchmark alone (its labs are taken down whatever happens)."""
+    if os.geteuid() != 0:
+        print("podnet bench: the class benchmark needs root (run it with sudo)", file=sys.stderr)
+        return EXIT_FAILED
+    previous = _interrupt_on_termination()
+    try:
+        row = bench_class.run_class(count, _stderr_progress)
+    except KeyboardInterrupt:
+        print("podnet bench: interrupted; the class's labs were taken down", file=sys.stderr)
+        return EXIT_INTERRUPTED
+    except PodnetError as exc:
+        print(f"podnet bench: {exc}", file=sys.stderr)
+        return exc.exit_code
+    finally:
+        restore_signals(previous)
+    print(json.dumps(row, indent=2) if output == "json" else bench_class.format_class(row))
+    return EXIT_FAILED if bench_class.class_failed(row) else EXIT_OK
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -213,6 +252,13 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--kubectl", action="store_true",
                         help="also time the lab's Kubernetes API server: a Pod list, kubectl get pods -A -o wide "
                              "with each kubectl found, and watch events after a change")
+    parser.add_argument("--vs-floor", action="store_true",
+                        help="also build each size as a plain 'ip -batch' script and with plain Mininet hosts, "
+                             "in the same run, and print podnet's time and memory as ratios to both")
+    parser.add_argument("--class", dest="class_labs", default="0", metavar="N",
+                        help="instead of sizes: N labs of 3x2 with CoreDNS and the web Service brought up at once "
+                             "(as podnet class up), every lab's matrix run while the others run, then all taken down")
+    bench_soak.add_arguments(parser)
     parser.add_argument("-o", "--output", default="table", choices=("table", "json"))
     return parser
 
@@ -224,6 +270,7 @@ def main(argv: list[str] | None = None) -> int:
         argv = argv[1:]  # "podnet bench -- --sizes ..." hands the options on unparsed
     args = parser.parse_args(argv)
     try:
+        class_labs = bench_class.check_class(args.class_labs)
         sizes = parse_sizes(args.sizes)
         cni = check_cni(args.cni)
         repeat = parse_repeat(args.repeat)
@@ -237,11 +284,15 @@ def main(argv: list[str] | None = None) -> int:
     except InputError as exc:
         print(f"podnet bench: {exc}", file=sys.stderr)
         return EXIT_BAD_INPUT
+    if class_labs:
+        return _run_class(class_labs, args.output)
+    if args.soak not in (None, "0"):
+        return _run_soak(args)
     previous = _interrupt_on_termination()
     try:
         rows = run(sizes, cni, repeat, progress=_stderr_progress, with_matrix=args.matrix,
                    with_switch=args.switch_routing, services=services, policies=policies, web=web,
-                   kubectl=args.kubectl)
+                   kubectl=args.kubectl, vs_floor=args.vs_floor)
     except KeyboardInterrupt:
         _teardown_if_ours(BENCH_LAB)
         left = leftover_namespaces(BENCH_LAB)

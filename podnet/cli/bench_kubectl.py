@@ -31,7 +31,7 @@ from podnet.core.errors import KernelError
 from podnet.k8s.workloads.manifests import parse_documents
 from podnet.kernel import state_file
 from podnet.lab import apiserver
-from podnet.web.kubeapi.tls import Credentials
+from podnet.web.kubeapi import tls
 
 TABLE = "application/json;as=Table;v=v1;g=meta.k8s.io,application/json"
 DEBIAN_KUBECTL = os.path.join(PACKAGE_ROOT, ".venv", "kubernetes-client", "usr", "bin", "kubectl")
@@ -50,7 +50,7 @@ def _connect(lab: str) -> tuple[http.client.HTTPSConnection, str]:
     port = apiserver.endpoint(lab, wait=15)
     if port is None:
         raise KernelError(f"the API server of {lab} did not start (see {apiserver.directory(lab)}/apiserver.log)")
-    creds = Credentials(apiserver.directory(lab))
+    creds = tls.ensure(apiserver.directory(lab), lab, apiserver.recorded_listen(lab))
     context = ssl.create_default_context(cadata=creds.ca_pem().decode())
     return http.client.HTTPSConnection("127.0.0.1", port, context=context, timeout=30), creds.token()
 
@@ -81,7 +81,7 @@ def measure_lists(lab: str, rounds: int = 20) -> dict[str, Any]:
 
 def _kubeconfig(lab: str, folder: str) -> str:
     """The kubeconfig ``podnet kubeconfig`` prints, in a 0600 file of ``folder``."""
-    creds = Credentials(apiserver.directory(lab))
+    creds = tls.ensure(apiserver.directory(lab), lab, apiserver.recorded_listen(lab))
     config = kubeconfig(lab, apiserver.server_url(lab, apiserver.endpoint(lab, wait=15)), creds.ca_pem(), creds.token())
     path = os.path.join(folder, "kubeconfig")
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)

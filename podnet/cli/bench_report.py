@@ -2,7 +2,9 @@
 
 Mirrors nothing in Kubernetes. Seconds are the best (minimum) of ``--repeat`` runs, memory the
 worst (maximum); Pods not Running show as R/N; the matrix, routing-switch and Services
-figures add columns when measured.
+figures add columns when measured. With ``--vs-floor`` each floor adds its up seconds and
+podnet's ratios to it (``x ip-batch up`` is podnet's up time over the floor's; "-" where
+the floor's memory is too small to divide by).
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ from podnet.cli.bench_measure import size_label
 
 COLUMNS = ("cluster", "pods", "cni", "up s", "pods/s", "down s", "mem MB", "rss MB", "leftovers")
 MATRIX_COLUMNS = ("matrix pairs", "cold s", "warm s", "us/pair")
+FLOOR_KINDS = ("ip-batch", "mininet")  # podnet.cli.bench_floor.FLOORS, in the order they are built
 _LEFT_ALIGNED = {"cluster", "cni"}
 
 
@@ -104,6 +107,10 @@ def _cells(row: dict[str, Any]) -> list[str]:
     ]
 
 
+def _times(ratio: float | None) -> str:
+    return "-" if ratio is None else f"{ratio:.2f}"
+
+
 def format_table(rows: Iterable[dict[str, Any]]) -> str:
     """An aligned plain-text table, one line per size; Pods not Running show as R/N. With
     matrix figures, four columns more: pairs, cold and warm seconds, and µs per pair
@@ -140,6 +147,14 @@ def format_table(rows: Iterable[dict[str, Any]]) -> str:
         for line, row in zip(lines, rows):
             timed = ", ".join(f"{k['kubectl']} {k['kubectl_s']:.3f}" for k in row["kubectls"]) or "no kubectl"
             line += [f"{row['api_list_ms']:.1f}", timed, f"{row['watch_ms']:.0f}"]
+    if rows and all("floors" in row for row in rows):
+        kinds = [kind for kind in FLOOR_KINDS if all(kind in row["floors"] for row in rows)]
+        for kind in kinds:
+            columns += [f"{kind} up s", f"x {kind} up", f"x {kind} down", f"x {kind} mem"]
+        for line, row in zip(lines, rows):
+            for kind in kinds:
+                ratio = row["ratios"][kind]
+                line += [f"{row['floors'][kind]['up_s']:.3f}"] + [_times(ratio[name]) for name in ("up", "down", "mem")]
     if rows and all("matrix_pairs" in row for row in rows):
         columns += list(MATRIX_COLUMNS)
         for line, row in zip(lines, rows):

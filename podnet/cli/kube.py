@@ -33,6 +33,7 @@ def add_parsers(sub) -> None:
     a.add_argument("--name", required=True)
     a.add_argument("--port", default="0")
     a.add_argument("--listen", default=apiserver.DEFAULT_LISTEN)
+    a.add_argument("--fd", help="(internal) a listening socket to serve on, handed over by the activator")
 
 
 def kubeconfig(lab: str, server: str, ca_pem: bytes, token: str) -> dict:
@@ -58,9 +59,9 @@ def cmd_kubeconfig(args) -> int:
     port = apiserver.endpoint(name, wait=WAIT) if apiserver.running(name) else None
     if port is None:
         raise PodnetError(f"the API server of lab {name} did not start: see {apiserver.directory(name)}/apiserver.log")
-    from podnet.web.kubeapi.tls import Credentials
+    from podnet.web.kubeapi import tls
 
-    creds = Credentials(apiserver.directory(name))
+    creds = tls.ensure(apiserver.directory(name), name, apiserver.recorded_listen(name))
     config = kubeconfig(name, apiserver.server_url(name, port), creds.ca_pem(), creds.token())
     if args.output == "json":
         print(json.dumps(config, indent=2))
@@ -79,9 +80,10 @@ def cmd_apiserver(args) -> int:
     listen = check_listen(args.listen)
     if state_file.load_raw(name) is None:
         raise InputError("name", name, "no such lab is running")
+    fd = None if args.fd is None else parse_int("fd", args.fd, 3, 1 << 20)
     creds = tls.ensure(apiserver.directory(name), name, listen)
     server.serve(name, creds, listen, port, lambda bound: apiserver.announce(name, listen, bound),
-                 mount=lambda api: setattr(api, "writes", Writer(api)))
+                 mount=lambda api: setattr(api, "writes", Writer(api)), fd=fd)
     return EXIT_OK
 
 

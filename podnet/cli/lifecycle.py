@@ -25,11 +25,12 @@ from podnet.k8s.routing import hostgw
 from podnet.kernel import state_file
 from podnet.lab import apiserver
 from podnet.lab.bringup import up as bring_up
+from podnet.lab.classroom import lab_rows
 from podnet.lab.session import Lab
 from podnet.lab.signals import block_stop_signals
 from podnet.lab.teardown import stale_labs, teardown
 from podnet.views import kubectl
-from podnet.core.tables import table
+from podnet.core.tables import age, table
 from podnet.views.cluster import node_json, pod_json
 
 
@@ -69,7 +70,7 @@ def add_parsers(sub) -> None:
     cli = sub.add_parser("cli", help="open the interactive CLI on a running lab")
     add_lab(cli)
 
-    lst = sub.add_parser("list", help="list labs on this machine")
+    lst = sub.add_parser("list", help="list labs on this machine: owner, age, size, memory, health")
     add_output(lst)
 
     clean = sub.add_parser("clean", help="remove what crashed or killed labs left behind")
@@ -223,27 +224,18 @@ def cmd_down(args) -> int:
 
 
 def cmd_list(args) -> int:
-    stale = set(stale_labs())
-    rows = []
-    for name in state_file.list_labs():
-        raw = state_file.load_raw(name) or {}
-        pods = raw.get("pods", [])
-        rows.append({
-            "name": name, "status": raw.get("status", "unknown"),
-            "nodes": len(raw.get("nodes", [])), "pods": len(pods),
-            "running": sum(1 for p in pods if p.get("phase") == RUNNING),
-            "cni": raw.get("spec", {}).get("cni"), "detached": raw.get("detached", False),
-            "stale": name in stale,
-        })
+    """Every lab with its owner (who ran sudo to bring it up), age, size, memory held and health."""
+    rows = lab_rows()
     if args.output == "json":
         print(json.dumps(rows, indent=2))
     elif not rows:
         print("no labs")
     else:
         print(table(
-            ["NAME", "STATUS", "NODES", "PODS", "CNI", "MODE"],
-            [[r["name"], "stale" if r["stale"] else r["status"], r["nodes"], f"{r['running']}/{r['pods']}",
-              r["cni"], "detached" if r["detached"] else "foreground"] for r in rows],
+            ["NAME", "STATUS", "OWNER", "AGE", "NODES", "PODS", "MEMORY", "HEALTH", "CNI", "MODE"],
+            [[r["name"], "stale" if r["stale"] else r["status"], r["owner"], age(r["created"]), r["nodes"],
+              f"{r['running']}/{r['pods']}", f"{r['memoryBytes'] / 1048576:.0f}Mi", r["health"], r["cni"],
+              "detached" if r["detached"] else "foreground"] for r in rows],
         ))
     return EXIT_OK
 

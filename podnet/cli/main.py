@@ -16,11 +16,11 @@ import signal
 import sys
 import threading
 
-from podnet.cli import course, graph, kube, labs, lifecycle, network, probes, reads, traffic, web, workloads
+from podnet.cli import classroom, course, graph, kube, labs, lifecycle, network, probes, reads, traffic, web, workloads
 from podnet.cli.common import PROG, Parser, Terminated, on_signal
 from podnet.core.errors import EXIT_FAILED, EXIT_INTERRUPTED, PodnetError
 
-VERB_GROUPS = (lifecycle, reads, workloads, network, probes, traffic, labs, course, graph, web, kube)
+VERB_GROUPS = (lifecycle, reads, workloads, network, probes, traffic, labs, course, graph, web, kube, classroom)
 HANDLERS = {verb: handler for group in VERB_GROUPS for verb, handler in group.HANDLERS.items()}
 
 

@@ -9,6 +9,7 @@ probe or pair failed (or could not run), 2 bad input.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import sys
@@ -22,6 +23,7 @@ from podnet.core.naming import check_lab_name
 from podnet.k8s.routing import neighbours
 from podnet.kernel import state_file
 from podnet.probes import capture, compare, matrix
+from podnet.probes.matrix_plan import SEED_MAX, Sample, choose_seed
 from podnet.probes.runner import ProbeSession
 from podnet.probes.verdict import REACHED, summary
 from podnet.views import matrix_grid
@@ -39,6 +41,11 @@ def add_parsers(sub) -> None:
     probe.add_argument("--all", action="store_true", help="every Pod and node to every Pod, UDP and TCP")
     probe.add_argument("--protocols", default="udp,tcp", help="with --all: udp, tcp or udp,tcp")
     probe.add_argument("--no-nodes", action="store_true", help="with --all: Pods only, no node-to-Pod pairs")
+    probe.add_argument("--sample", metavar="N",
+                       help="with --all: a random but reproducible sample of N ordered (source, target) pairs, "
+                            "each over every protocol (more than there are: every pair)")
+    probe.add_argument("--seed", metavar="S",
+                       help="with --sample: the sample's seed (default: chosen and printed, to repeat it)")
     add_output(probe)
 
     capture_p = sub.add_parser("capture", help="capture packets in a node's or Pod's namespace (pcap + named summary)")
@@ -68,6 +75,27 @@ def _matrix_protocols(args) -> tuple[str, ...]:
     return protocols
 
 
+SAMPLE_MAX = 10**9
+SAMPLE_LISTED = 40  # a sample this small is listed pair by pair
+SAMPLE_CELLS = 250_000  # a bigger sample's grid is not recorded for the live page (its pairs are)
+
+
+def _matrix_sample(args) -> Sample | None:
+    """``--sample N [--seed S]``, checked before anything runs: N at least 1 (more than the
+    lab has is allowed: every pair runs, and the output says so)."""
+    if args.sample is None:
+        if args.seed is not None:
+            raise InputError("seed", args.seed, "goes with --sample N")
+        return None
+    if not args.all:
+        raise InputError("sample", args.sample, "goes with --all (the matrix)")
+    if args.sample.strip().lstrip("+").isdigit() and int(args.sample) == 0:
+        raise InputError("sample", args.sample, "must be at least 1 pair (leave --sample out for every pair)")
+    asked = parse_int("sample", args.sample, 1, SAMPLE_MAX)
+    seed = parse_int("seed", args.seed, 0, SEED_MAX) if args.seed is not None else choose_seed()
+    return Sample(asked, seed)
+
+
 def _single_port(args) -> int | None:
     if not args.source or not args.destination:
         raise InputError("probe", " ".join(filter(None, [args.source, args.destination])) or "",
@@ -84,36 +112,95 @@ def cmd_probe(args) -> int:
     name = lab_name(args.name)
     timeout = parse_seconds("timeout", args.timeout)
     protocols = _matrix_protocols(args) if args.all else ()
+    sample = _matrix_sample(args)
     port = None if args.all else _single_port(args)
     lab = open_lab(name)
     try:
         if args.all:
-            return _matrix(lab, args, protocols, timeout)
+            return _matrix(lab, args, protocols, timeout, sample)
         return _one_probe(lab, args, port, timeout)
     finally:
         lab.close()
 
 
-def _matrix(lab, args, protocols: tuple[str, ...], timeout: float) -> int:
+def _matrix(lab, args, protocols: tuple[str, ...], timeout: float, sample: Sample | None) -> int:
+    static_arp = lab.state.static_arp
     result = matrix.run(lab, protocols, include_nodes=not args.no_nodes, timeout=max(timeout, 2.0),
-                        progress=stderr_progress(args.output))
-    if result.prefilled_neighbours:
+                        progress=stderr_progress(args.output), sample=sample)
+    if lab.state.static_arp != static_arp:  # the lab switched to permanent entries: it keeps them
         with lab.lock():
             lab.save()
+    if result.prefilled_neighbours:
         sys.stderr.write(f"{PROG}: wrote {result.prefilled_neighbours} permanent neighbour (ARP) entries first: "
                          "a full mesh of this lab would overflow the kernel's shared ARP table "
                          f"(gc_thresh3 {neighbours.read_gc_thresh3()}); the lab keeps them\n")
-    activity.record(lab.state.name, "matrix", matrix_grid.grid_json(result))
+    activity.record(lab.state.name, "matrix", _grid_record(result))
     if args.output == "json":
-        print(json.dumps(result.to_json(), indent=2))
+        print(json.dumps(dict(result.to_json(), **_sample_note(result)), indent=2))
     else:
         node_of = {p.name: p.node for p in lab.state.pods.values()}
-        print(matrix_grid.grid(result, node_of))
+        if result.sample is not None:
+            print(_sample_line(result))
+        print(matrix_grid.grid(result, node_of) if result.sample is None else _sample_grid(result, node_of))
         print(matrix_grid.legend(result))
         print(matrix_grid.summary_line(result))
         for line in matrix_grid.failure_lines(result):
             print(line)
+        if result.sample is not None:
+            print(_sample_line(result, again=True))
     return EXIT_OK if result.ok else EXIT_FAILED
+
+
+def _sample_note(result) -> dict:
+    sample = result.sample
+    if sample is None or not sample.everything:
+        return {}
+    return {"sample_note": f"asked for {sample.asked:,} pairs, the lab has {sample.total:,}: every pair ran"}
+
+
+def _sample_line(result, again: bool = False) -> str:
+    """The header (and footer) of a sampled matrix: what was drawn, and how to draw it again."""
+    sample = result.sample
+    if sample.everything:
+        text = (f"sample: {sample.asked:,} pairs asked, the lab has only {sample.total:,} ordered pairs: "
+                f"every pair ran (seed {sample.seed})")
+    else:
+        text = (f"sample: {sample.drawn:,} of {sample.total:,} ordered pairs (source -> target, each over "
+                f"{'+'.join(result.protocols)}), seed {sample.seed}")
+    if again:
+        text += f"; the same pairs again: --sample {sample.asked} --seed {sample.seed}"
+    return text
+
+
+def _sample_grid(result, node_of: dict[str, str]) -> str:
+    """A sample's pairs: each one (a few), or how many passed between two nodes (many).
+    Pairs outside the sample are never shown as passed."""
+    pairs = sorted({(p.source, p.target) for p in result.pairs.values()})
+    if len(pairs) <= SAMPLE_LISTED:
+        return table(["SOURCE", "TARGET", "RESULT"],
+                     [(src, dst, matrix_grid.cell(result, src, dst)) for src, dst in pairs])
+    counts: dict[tuple[str, str], list[int]] = {}
+    for pair in result.pairs.values():
+        total = counts.setdefault((node_of.get(pair.source, pair.source), node_of[pair.target]), [0, 0])
+        total[0] += pair.ok
+        total[1] += 1
+    return "(sampled pairs that passed, by the source's and the target's node)\n" + table(
+        ["FROM", "TO", "PASSED"], [(a, b, f"{ok}/{n}") for (a, b), (ok, n) in
+                                   sorted(counts.items(), key=lambda i: (len(i[0][0]), i[0][0], len(i[0][1]), i[0][1]))])
+
+
+def _grid_record(result) -> dict:
+    """What the live page draws. A sample's cells are only its own pairs ("" elsewhere):
+    a pair that did not run is never drawn as passed."""
+    if result.sample is None:
+        return matrix_grid.grid_json(result)
+    record = matrix_grid.grid_json(dataclasses.replace(result, sources=[], targets=[]))
+    drawn = {(p.source, p.target) for p in result.pairs.values()}
+    record.update(sources=result.sources, targets=result.targets, summary=matrix_grid.summary_line(result),
+                  cells=[[matrix_grid.cell(result, src, dst) if (src, dst) in drawn else "" for dst in result.targets]
+                         for src in result.sources] if len(result.sources) * len(result.targets) <= SAMPLE_CELLS else [],
+                  sample=result.sample.to_json())
+    return record
 
 
 def _one_probe(lab, args, port: int | None, timeout: float) -> int:

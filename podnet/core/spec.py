@@ -36,7 +36,7 @@ MODEL_CHOICES = ("kubernetes", "docker")
 UNDERLAY_CHOICES = ("l2", "routed")
 ROLES = ("control-plane", "worker")
 MAX_NODES = 250
-MAX_PODS_TOTAL = 5000
+MAX_PODS_TOTAL = 20000
 
 
 @dataclass(frozen=True)

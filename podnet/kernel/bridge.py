@@ -37,6 +37,7 @@ class BridgePorts:
         if hairpin:
             netlink.set_hairpin(self.sockets(node_ns), node_ns, host_index)
         sandbox = self.sockets(sandbox_ns)
+        netlink.quiet_ipv6(sandbox, sandbox_ns, SANDBOX_IFINDEX)
         netlink.ensure_address(sandbox, sandbox_ns, SANDBOX_IFINDEX, address)
         netlink.set_up(sandbox, sandbox_ns, ifname, SANDBOX_IFINDEX)
         netlink.add_default_route(sandbox, sandbox_ns, gateway.ip, SANDBOX_IFINDEX)

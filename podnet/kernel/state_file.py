@@ -107,7 +107,8 @@ def save(paths: LabPaths, state: LabState) -> None:
     fd, tmp = tempfile.mkstemp(prefix=".state-", dir=paths.root)
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            json.dump(state.to_json(), handle, separators=(",", ":"))
+            # dumps, not dump: only a one-shot encode uses the C encoder (ten times faster)
+            handle.write(json.dumps(state.to_json(), separators=(",", ":")))
         os.replace(tmp, paths.state_file)
     except BaseException:
         try:

@@ -4,9 +4,11 @@ ended with the lab by PID.
 Mirrors how kind runs kube-apiserver for each cluster (one per cluster, reachable only from
 the machine that runs it). podnet's is ``python -m podnet apiserver --name LAB``, in the root
 network namespace on 127.0.0.1, in a session of its own (a Ctrl-C in the terminal that started
-the lab reaches the lab's teardown, which ends it). Its PID and start time are written the
-moment it is spawned, so a teardown that comes before it is ready still finds it; the port
-it chose is written by the server once it listens (``endpoint.json``).
+the lab reaches the lab's teardown, which ends it). It is socket-activated
+(:mod:`podnet.lab.api_activator`): ``start`` spawns a small process that listens on the
+lab's address and becomes the server, under the same PID, on the first connection. Its PID
+and start time are written the moment it is spawned, so a teardown that comes before it is
+ready still finds it; the port is written once it listens (``endpoint.json``).
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ import sys
 import time
 
 from podnet.kernel import state_file
+from podnet.lab import api_activator
 from podnet.kernel.netns import is_same_process, process_start_time
 from podnet.kernel.processes import end_recorded
 
@@ -53,9 +56,10 @@ def start(lab: str, listen: str = DEFAULT_LISTEN) -> int:
         os.unlink(os.path.join(folder, "endpoint.json"))  # a previous server's port is no longer true
     except FileNotFoundError:
         pass
+    server = [sys.executable, "-m", "podnet", "apiserver", "--name", lab, "--listen", listen]
+    activator = [sys.executable, "-I", "-S", api_activator.__file__, folder, listen, "0", "--", *server]
     with open(os.path.join(folder, "apiserver.log"), "ab") as log:
-        proc = subprocess.Popen([sys.executable, "-m", "podnet", "apiserver", "--name", lab, "--listen", listen],
-                                stdin=subprocess.DEVNULL, stdout=log, stderr=log, start_new_session=True,
+        proc = subprocess.Popen(activator, stdin=subprocess.DEVNULL, stdout=log, stderr=log, start_new_session=True,
                                 close_fds=True)
     _write(os.path.join(folder, "process.json"), {"pid": proc.pid, "start": process_start_time(proc.pid),
                                                   "listen": listen})
@@ -63,8 +67,14 @@ def start(lab: str, listen: str = DEFAULT_LISTEN) -> int:
 
 
 def announce(lab: str, listen: str, port: int) -> None:
-    """Called by the server once it listens."""
-    _write(os.path.join(directory(lab), "endpoint.json"), {"listen": listen, "port": port, "pid": os.getpid()})
+    """Called by the server once it listens (or once it took over the activator's socket)."""
+    _write(os.path.join(directory(lab), "endpoint.json"),
+           {"listen": listen, "port": port, "pid": os.getpid(), "activated": True})
+
+
+def activated(lab: str) -> bool:
+    """Whether the real server runs (False while only the activator listens)."""
+    return bool((_read(os.path.join(directory(lab), "endpoint.json")) or {}).get("activated")) and running(lab)
 
 
 def server_url(lab: str, port: int) -> str:

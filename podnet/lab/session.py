@@ -29,7 +29,7 @@ from podnet.k8s.routing.static_arp import sync_neighbours
 from podnet.k8s.workloads import apply as api
 from podnet.k8s.workloads import labels
 from podnet.k8s.workloads.manifests import WorkloadObject
-from podnet.kernel import netlink, netns, state_file
+from podnet.kernel import limits, netlink, netns, state_file
 from podnet.kernel.context import KernelContext
 from podnet.lab import components
 from podnet.lab.signals import held_stop_signals
@@ -41,6 +41,7 @@ API_TABLES = ("pods", "deployments", "services", "kube_namespaces", "policies")
 
 class Lab:
     def __init__(self, lab_state: LabState, paths: state_file.LabPaths):
+        limits.ensure_open_files(limits.descriptors_for(len(lab_state.namespaces) + len(lab_state.pods)))
         worker = netns.NetnsWorker()
         self.ctx = KernelContext(lab_state, paths, worker, netlink.Sockets(worker), self.save)
         self.components = components.for_model(lab_state.spec.model)
@@ -111,6 +112,7 @@ class Lab:
 
         A running lab holds Ctrl-C until the kernel has followed; a bring-up does not
         (``hold_signals=False``): interrupted, it removes everything it made anyway."""
+        limits.ensure_open_files(limits.descriptors_for(len(self.state.namespaces) + len(self.state.pods)))
         if not hold_signals:
             reports = components.reconcile(self.components, self.ctx, change, progress)
             self.save()

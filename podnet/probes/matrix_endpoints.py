@@ -1,26 +1,31 @@
-"""The endpoints of the reachability matrix: a socket pair per target Pod, served by a child.
+"""The endpoints of the reachability matrix: a socket pair per target Pod, served by a worker.
 
 Mirrors the e2e netexec endpoint (``agnhost netexec``) every Granular Check talks to: UDP 8081
 and TCP 8083 in each target Pod's namespace (another pair when a workload already serves one
 of those, as e2e's own test Pods never do), answering with the Pod's own name and recording
 the client address it saw (what the NoSNAT check compares). Deviation: the sockets are opened
-once in each namespace by podnet's namespace worker and served with epoll by one forked child
-on the other core, which hands its records back through a pipe when told to stop.
+once in each namespace by one of the matrix's worker processes, which serves them with epoll
+beside its clients. A UDP answer is "NAME|" followed by the request (the pair's number); a
+TCP endpoint writes its name and closes at once with a reset (SO_LINGER 0 on the listener,
+inherited by every accepted connection), which saves the FIN exchange: the name is already in
+the client's receive queue when the reset arrives behind it.
 """
 
 from __future__ import annotations
 
-import json
 import os
-import select
-import signal
 import socket
-import time
+import struct
+
+from podnet.probes.matrix_job import Report, Shared
 
 UDP_PORT = 8081
 TCP_PORT = 8083
 # When a workload's container already serves one of netexec's ports, the next pair is used.
 PORT_PAIRS = ((UDP_PORT, TCP_PORT), (9081, 9083), (18081, 18083), (28081, 28083))
+RECEIVE_BUFFER = 4 << 20
+SO_RCVBUFFORCE = getattr(socket, "SO_RCVBUFFORCE", 33)  # Linux's number; Python does not name it
+_RESET_ON_CLOSE = struct.pack("ii", 1, 0)
 
 
 def free_ports(declared: set[int]) -> tuple[int, int]:
@@ -31,118 +36,103 @@ def free_ports(declared: set[int]) -> tuple[int, int]:
     return PORT_PAIRS[-1]
 
 
+def big_receive_buffer(sock: socket.socket) -> None:
+    """A receive queue that holds a burst of the whole matrix (SO_RCVBUFFORCE as root: the
+    socket's own buffer, no sysctl changed; SO_RCVBUF up to rmem_max otherwise)."""
+    try:
+        sock.setsockopt(socket.SOL_SOCKET, SO_RCVBUFFORCE, RECEIVE_BUFFER)
+    except OSError:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, RECEIVE_BUFFER)
+
+
 def listen(udp_port: int = UDP_PORT, tcp_port: int = TCP_PORT) -> tuple[socket.socket, socket.socket]:
-    udp = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-    udp.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4 << 20)
-    udp.bind(("0.0.0.0", udp_port))
-    udp.setblocking(False)
-    tcp = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    tcp.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    tcp.bind(("0.0.0.0", tcp_port))
-    tcp.listen(4096)
-    tcp.setblocking(False)
+    """The endpoint's two sockets, opened in the current namespace."""
+    udp = socket.socket(socket.AF_INET, socket.SOCK_DGRAM | socket.SOCK_NONBLOCK)
+    try:
+        big_receive_buffer(udp)
+        udp.bind(("0.0.0.0", udp_port))
+        tcp = socket.socket(socket.AF_INET, socket.SOCK_STREAM | socket.SOCK_NONBLOCK)
+    except OSError:
+        udp.close()
+        raise
+    try:
+        tcp.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        tcp.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, _RESET_ON_CLOSE)
+        tcp.bind(("0.0.0.0", tcp_port))
+        tcp.listen(4096)
+    except OSError:
+        udp.close()
+        tcp.close()
+        raise
     return udp, tcp
 
 
-class EndpointProcess:
-    """The endpoints of every target Pod, served by a forked child on the other core.
+class Endpoints:
+    """The endpoints of the targets a worker serves (every ``workers``-th one)."""
 
-    Each endpoint answers its own name and records the address each client came from; the
-    child hands its records back through a pipe when told to stop.
-    """
+    def __init__(self, worker):
+        self.worker = worker
+        self.job = worker.job
+        self.shared: Shared = worker.shared
+        self.report: Report = worker.report
+        self.sockets: list[socket.socket] = []
 
-    def __init__(self, listeners: dict[str, tuple[socket.socket, socket.socket]]):
-        self.results_r, results_w = os.pipe()
-        stop_r, self.stop_w = os.pipe()
-        self.pid = os.fork()
-        if self.pid == 0:  # the child: serve until told to stop, report, exit
-            status = 0
+    def open(self) -> None:
+        job, w = self.job, self.worker.w
+        ports = (job.ports["udp"], job.ports["tcp"])
+        for t in range(w, len(job.target_ips), job.workers):
             try:
-                os.close(self.results_r)
-                os.close(self.stop_w)
-                seen = _serve(listeners, stop_r)
-                data = json.dumps([[k[0], k[1], k[2], v] for k, v in seen.items()]).encode()
-                with os.fdopen(results_w, "wb") as out:
-                    out.write(data)
-            except BaseException:  # noqa: BLE001 - a child must never return into the caller
-                status = 1
-            finally:
-                os._exit(status)
-        os.close(results_w)
-        os.close(stop_r)
-        for udp, tcp in listeners.values():  # the child owns them now
-            udp.close()
-            tcp.close()
+                udp, tcp = self.worker.spaces.run_in(job.target_netns[t], lambda: listen(*ports))
+            except OSError as exc:
+                self.shared.failed[t] = 1
+                self.report.listen_errors[t] = exc.strerror or str(exc)
+                continue
+            self.sockets += [udp, tcp]
+            self.worker.watch(udp, self._udp(t, udp))
+            self.worker.watch(tcp, self._tcp(t, tcp))
 
-    def finish(self, timeout: float) -> dict[tuple[str, str, str], str]:
-        os.write(self.stop_w, b"x")
-        chunks = []
-        deadline = time.monotonic() + timeout + 5
-        while time.monotonic() < deadline:
-            ready, _, _ = select.select([self.results_r], [], [], 0.5)
-            if ready:
-                chunk = os.read(self.results_r, 1 << 20)
-                if not chunk:
-                    break
-                chunks.append(chunk)
-        try:
-            rows = json.loads(b"".join(chunks) or b"[]")
-        except ValueError:
-            rows = []
-        return {(a, b, c): d for a, b, c, d in rows}
+    def _udp(self, t: int, sock: socket.socket):
+        prefix = self.job.target_names[t] + b"|"
+        seen, pairs, address_id = self.shared.seen, len(self.job.src), self.worker.address_id
+        recvfrom, sendto = sock.recvfrom, sock.sendto
 
-    def kill(self) -> None:
-        """End the child (ours, by PID) if it is still there, and reap it."""
-        for fd in (self.results_r, self.stop_w):
-            try:
-                os.close(fd)
-            except OSError:
-                pass
-        try:
-            if os.waitpid(self.pid, os.WNOHANG) == (0, 0):
-                os.kill(self.pid, signal.SIGKILL)
-                os.waitpid(self.pid, 0)
-        except ChildProcessError:
-            pass
+        def serve(_fd: int) -> None:
+            while True:
+                try:
+                    data, peer = recvfrom(64)
+                except (BlockingIOError, InterruptedError):
+                    return
+                try:
+                    sendto(prefix + data, peer)  # "NAME|pair"
+                except OSError:
+                    pass
+                try:
+                    k = int(data)
+                except ValueError:
+                    continue  # not the matrix's: answered all the same, as netexec would
+                if 0 <= k < pairs and not seen[k]:
+                    seen[k] = address_id(peer[0])
 
+        return serve
 
-def _serve(listeners, stop_fd: int) -> dict[tuple[str, str, str], str]:
-    ep = select.epoll()
-    roles: dict[int, tuple[str, str, socket.socket]] = {}
-    for name, (udp, tcp) in listeners.items():
-        roles[udp.fileno()] = ("udp", name, udp)
-        roles[tcp.fileno()] = ("listen", name, tcp)
-        ep.register(udp.fileno(), select.EPOLLIN)
-        ep.register(tcp.fileno(), select.EPOLLIN)
-    ep.register(stop_fd, select.EPOLLIN)
-    seen: dict[tuple[str, str, str], str] = {}
-    while True:
-        for fd, _ in ep.poll(1.0):
-            if fd == stop_fd:
-                return seen
-            role, name, sock = roles[fd]
-            if role == "udp":
-                while True:
-                    try:
-                        data, peer = sock.recvfrom(256)
-                    except BlockingIOError:
-                        break
-                    seen.setdefault((data.decode(errors="replace").partition("|")[0], name, "udp"), peer[0])
-                    try:
-                        sock.sendto(name.encode() + b"|" + data, peer)  # "name|src|dst"
-                    except OSError:
-                        pass
-            elif role == "listen":
-                answer = name.encode()
-                while True:
-                    try:
-                        conn, peer = sock.accept()
-                    except BlockingIOError:
-                        break
-                    # The client is known by the address and port it came from.
-                    seen.setdefault((f"{peer[0]}:{peer[1]}", name, "tcp"), peer[0])
-                    try:
-                        conn.send(answer)
-                    except OSError:
-                        pass
-                    conn.close()
+    def _tcp(self, t: int, sock: socket.socket):
+        name, accept = self.job.target_names[t], sock._accept  # the fd alone: no socket object per client
+        records, address_id = self.report.tcp_seen, self.worker.address_id
+
+        def serve(_fd: int) -> None:
+            while True:
+                try:
+                    fd, peer = accept()
+                except (BlockingIOError, InterruptedError):
+                    return
+                except OSError:
+                    return  # e.g. out of descriptors: the connection waits in the queue
+                try:
+                    os.write(fd, name)
+                except OSError:
+                    pass
+                os.close(fd)  # a reset: the listener's SO_LINGER 0 is inherited
+                # The client is known by the address and port it came from.
+                records.extend((t, address_id(peer[0]), peer[1]))
+
+        return serve

@@ -9,6 +9,11 @@ there; scapy dissects what they caught; :func:`podnet.probes.verdict.judge` deci
 Deviation from a per-namespace scapy agent: scapy only builds and dissects bytes here (its
 interface and route caches are never used), and all sockets are opened by podnet's
 namespace worker thread, so one process probes every namespace without re-importing scapy.
+A big lab (more than ``WATCH_ALL_LIMIT`` namespaces) is watched where a probe can go: nodes,
+router, Internet and external client, the sender, the destination's owners and, for a
+Service address or NodePort, the Pods behind it; a capture socket costs a kernel-wide RCU
+wait (``synchronize_net``) to close, about 12 ms, so watching ten thousand Pods for one
+probe would take minutes. Sockets close in parallel, so those waits overlap.
 """
 
 from __future__ import annotations
@@ -18,10 +23,13 @@ import select
 import socket
 import struct
 import time
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
+from podnet.k8s.workloads.endpoints import selected_pods
 from podnet.kernel import netlink, netns
-from podnet.core.addressbook import AddressBook
+from podnet.core.addressbook import AddressBook, Owner
+from podnet.core.naming import netns_name
 from podnet.core.errors import InputError, KernelError
 from podnet.probes.verdict import INITIAL_TTL, ProbeSpec, Sighting, Verdict, judge
 
@@ -30,6 +38,8 @@ SO_TIMESTAMPNS = 35
 PACKET_OUTGOING = 4
 TOKEN_PREFIX = b"podnet-probe:"
 PROTOCOLS = ("icmp", "udp", "tcp")
+WATCH_ALL_LIMIT = 300  # namespaces: above this, only those a probe can cross are watched
+CLOSE_THREADS = 32  # capture sockets closed at once (each close waits for the kernel's RCU)
 ICMP_ERRORS = {
     (3, 0): "ICMP net unreachable", (3, 1): "ICMP host unreachable",
     (3, 3): "ICMP port unreachable", (3, 10): "ICMP host prohibited", (3, 13): "ICMP administratively prohibited",
@@ -73,19 +83,34 @@ class ProbeSession:
         return lambda address: self.book.describe(address, near)
 
     def close(self) -> None:
-        for watch in self._watches.values():
-            watch.sock.close()
-        for sock in self._senders.values():
-            sock.close()
+        socks = [watch.sock for watch in self._watches.values()] + list(self._senders.values())
         self._watches.clear()
         self._senders.clear()
+        close_all(socks)
 
     # -- sockets inside namespaces -----------------------------------------------------------
 
-    def _watch_all(self) -> list[_Watch]:
-        """Capture sockets in every namespace of the lab; one that is gone is skipped and
-        remembered (a verdict that needed it becomes an error)."""
-        for owner in self.book.endpoints():
+    def watched_owners(self, src_ns: str, dst_ip: str, port: int | None) -> list[Owner]:
+        """Where to watch a probe from ``src_ns`` to ``dst_ip``: every namespace of a lab up
+        to ``WATCH_ALL_LIMIT``; in a bigger one, everything but Pods, and of the Pods the
+        sender, the destination's owners and the Pods behind a Service it may reach."""
+        owners = self.book.endpoints()
+        if len(owners) <= WATCH_ALL_LIMIT:
+            return owners
+        wanted = {src_ns} | self._owners_of(dst_ip)
+        lab = self.lab.state.name
+        for service in self.lab.state.services.values():
+            ports = {p.node_port for p in service.ports if p.node_port}
+            if service.cluster_ip == dst_ip or (port in ports and not any(o.kind == "pod" for o in self.book.owners(dst_ip))):
+                wanted |= {netns_name(lab, pod.name) for pod in selected_pods(self.lab.state, service)}
+        return [owner for owner in owners if owner.kind != "pod" or owner.netns in wanted]
+
+    def _watch_all(self, owners: list[Owner] | None = None) -> list[_Watch]:
+        """Capture sockets in ``owners``' namespaces (default: every namespace of the lab);
+        one that is gone is skipped and remembered (a verdict that needed it becomes an
+        error). Returns the watches of ``owners``."""
+        owners = self.book.endpoints() if owners is None else owners
+        for owner in owners:
             if owner.netns in self._watches or owner.netns in self._blind:
                 continue
             if not netns.exists(owner.netns):
@@ -96,7 +121,7 @@ class ProbeSession:
             sock.setsockopt(socket.SOL_SOCKET, SO_TIMESTAMPNS, 1)  # kernel time of each frame: the path's order
             local = {str(a.ip) for a in netlink.ipv4_addresses(self.lab.sockets(owner.netns))} | {"127.0.0.1"}
             self._watches[owner.netns] = _Watch(owner.netns, owner.name, owner.kind, sock, local)
-        return list(self._watches.values())
+        return [self._watches[owner.netns] for owner in owners if owner.netns in self._watches]
 
     def _sender(self, netns: str) -> socket.socket:
         sock = self._senders.get(netns)
@@ -138,7 +163,7 @@ class ProbeSession:
         spec = ProbeSpec(source, src_ip, dst_ip, proto, port, sport, secrets.randbelow(65535) + 1,
                          token.decode(), timeout, target)
         try:
-            watches = self._watch_all()
+            watches = self._watch_all(self.watched_owners(src_ns, dst_ip, port))
             for watch in watches:
                 _drain(watch.sock)
             packet = bytes(self._build(spec, token))
@@ -258,6 +283,17 @@ class ProbeSession:
 
 class _NoRoute(Exception):
     pass
+
+
+def close_all(socks: list[socket.socket]) -> None:
+    """Close sockets several at a time: closing a packet socket waits for an RCU grace
+    period with the GIL released, so parallel closes share their waits."""
+    if len(socks) <= 2:
+        for sock in socks:
+            sock.close()
+        return
+    with ThreadPoolExecutor(max_workers=min(CLOSE_THREADS, len(socks))) as pool:
+        list(pool.map(socket.socket.close, socks))
 
 
 def _drain(sock: socket.socket) -> None:

@@ -55,8 +55,9 @@ def test_invalid_sizes_name_the_item(text, item):
 
 
 def test_sizes_over_the_lab_pod_limit_are_refused():
-    with pytest.raises(InputError, match="at most 5000 Pods"):
-        bench.parse_sizes("10x1000")
+    with pytest.raises(InputError, match="at most 20000 Pods"):
+        bench.parse_sizes("30x1000")
+    assert bench.parse_sizes("100x100") == [(100, 100)]  # ten thousand Pods: the big-cluster size
 
 
 @pytest.mark.parametrize("value", ["0", "101", "x", "-1", "1.5", ""])
@@ -173,7 +174,7 @@ def test_main_prints_table_or_json(monkeypatch, capsys):
     seen = {}
 
     def fake_run(sizes, cni, repeat, progress=None, with_matrix=False, with_switch=False, services=0, policies=0, web=0,
-                 kubectl=False):
+                 kubectl=False, vs_floor=False):
         seen.update(sizes=sizes, cni=cni, repeat=repeat)
         return [_row()]
 

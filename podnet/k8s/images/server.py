@@ -11,7 +11,7 @@ needs no image); the DNS side answers A queries only (AAAA gets an empty answer)
 its records from a JSON file the controller rewrites, instead of watching the API server.
 Any other TCP payload gets one JSON line back: who answered, who asked, what was received.
 
-Run as ``python -m podnet.k8s.images.server --pod NAME ... --echo 80/TCP --echo 53/UDP``
+Run as ``python -I -S server.py --pod NAME ... --echo 80/TCP --echo 53/UDP`` (by path, no site-packages)
 inside the Pod's network namespace.
 """
 

@@ -14,6 +14,7 @@ from __future__ import annotations
 import asyncio
 import hmac
 import signal
+import socket
 import ssl
 from typing import Callable
 
@@ -147,11 +148,13 @@ class ApiServer:
 
 
 def serve(lab: str, creds: Credentials, host: str, port: int, ready: Callable[[int], None],
-          mount: Callable[[ApiServer], None] | None = None) -> None:
-    asyncio.run(_serve(lab, creds, host, port, ready, mount))
+          mount: Callable[[ApiServer], None] | None = None, fd: int | None = None) -> None:
+    """Serve until SIGTERM; on ``host``:``port``, or on the listening socket ``fd`` when
+    one is handed over (socket activation, :mod:`podnet.lab.api_activator`)."""
+    asyncio.run(_serve(lab, creds, host, port, ready, mount, fd))
 
 
-async def _serve(lab: str, creds: Credentials, host: str, port: int, ready, mount) -> None:
+async def _serve(lab: str, creds: Credentials, host: str, port: int, ready, mount, fd: int | None) -> None:
     server = ApiServer(lab, creds, host, port)
     if mount is not None:
         mount(server)
@@ -160,7 +163,10 @@ async def _serve(lab: str, creds: Credentials, host: str, port: int, ready, moun
     runner = web.AppRunner(server.app(), access_log=None, handle_signals=False, shutdown_timeout=0.25)
     await runner.setup()
     try:
-        site = web.TCPSite(runner, host, port, ssl_context=context, reuse_address=True)
+        if fd is None:
+            site = web.TCPSite(runner, host, port, ssl_context=context, reuse_address=True)
+        else:
+            site = web.SockSite(runner, socket.socket(fileno=fd), ssl_context=context)
         await site.start()
         server.port = site._server.sockets[0].getsockname()[1]
         stop = server.stop = asyncio.Event()
