@@ -28,14 +28,11 @@ import json
 import math
 import os
 import re
-import signal
 import sys
-import threading
-from typing import Any
 
 from podnet.cli import bench_class, bench_floor, bench_policies, bench_soak
 from podnet.cli.bench_measure import (
-    STOP_SIGNALS, Progress, leftover_namespaces, measure_once, restore_signals, teardown_quietly,
+    Progress, interrupt_on_termination, leftover_namespaces, measure_once, restore_signals, teardown_quietly,
 )
 from podnet.cli.bench_report import format_json, format_table, summarize
 from podnet.core.addressing import parse_int
@@ -170,17 +167,6 @@ def _teardown_if_ours(lab: str) -> None:
         teardown_quietly(lab, None)
 
 
-def _raise_interrupt(signum: int, _frame: object) -> None:
-    raise KeyboardInterrupt(signal.Signals(signum).name)
-
-
-def _interrupt_on_termination() -> dict[int, Any]:
-    """SIGTERM and SIGHUP (``timeout``, a closed terminal) tear the lab down like Ctrl-C."""
-    if threading.current_thread() is not threading.main_thread():
-        return {}
-    return {s: signal.signal(s, _raise_interrupt) for s in STOP_SIGNALS if s != signal.SIGINT}
-
-
 def _report(rows: list[dict], output: str) -> int:
     """Print the rows; exit 1 if a run left something behind or a policy matrix disagreed."""
     print(format_table(rows) if output == "table" else format_json(rows))
@@ -213,7 +199,7 @@ def _run_class(count: int, output: str) -> int:
     if os.geteuid() != 0:
         print("podnet bench: the class benchmark needs root (run it with sudo)", file=sys.stderr)
         return EXIT_FAILED
-    previous = _interrupt_on_termination()
+    previous = interrupt_on_termination()
     try:
         row = bench_class.run_class(count, _stderr_progress)
     except KeyboardInterrupt:
@@ -288,7 +274,7 @@ def main(argv: list[str] | None = None) -> int:
         return _run_class(class_labs, args.output)
     if args.soak not in (None, "0"):
         return _run_soak(args)
-    previous = _interrupt_on_termination()
+    previous = interrupt_on_termination()
     try:
         rows = run(sizes, cni, repeat, progress=_stderr_progress, with_matrix=args.matrix,
                    with_switch=args.switch_routing, services=services, policies=policies, web=web,

@@ -48,6 +48,18 @@ def restore_signals(previous: dict[int, Any]) -> None:
         signal.signal(signum, handler)
 
 
+def _raise_interrupt(signum: int, _frame: object) -> None:
+    raise KeyboardInterrupt(signal.Signals(signum).name)
+
+
+def interrupt_on_termination() -> dict[int, Any]:
+    """SIGTERM and SIGHUP (``timeout``, a closed terminal) end a benchmark like Ctrl-C, so
+    its lab is torn down; returns the handlers to give back to :func:`restore_signals`."""
+    if threading.current_thread() is not threading.main_thread():
+        return {}
+    return {s: signal.signal(s, _raise_interrupt) for s in STOP_SIGNALS if s != signal.SIGINT}
+
+
 def mem_available_kb() -> int:
     with open("/proc/meminfo", encoding="ascii") as handle:
         for line in handle:

@@ -49,11 +49,11 @@ from typing import Any, Callable
 
 from podnet.cli.bench_kubectl import measure_lists
 from podnet.cli.bench_measure import (
-    leftover_namespaces, refuse_existing, restore_signals, size_label, teardown_quietly,
+    interrupt_on_termination, leftover_namespaces, refuse_existing, restore_signals, size_label, teardown_quietly,
 )
 from podnet.cli.bench_soak_load import (  # noqa: F401 - format_soak is this module's too
     Caller, Load, Target, Window, fd_total, format_soak, judge, others_steady, problems, rss_total, sample,
-    stop_on_termination, window_share,
+    window_share,
 )
 from podnet.core.addressing import parse_int
 from podnet.core.errors import (
@@ -272,7 +272,7 @@ def run_soak(seconds: int, services: int, churn_ms: int, progress: Progress | No
     say = progress or (lambda _text: None)
     label = size_label(*sizes)
     refuse_existing(lab)
-    previous = stop_on_termination()
+    previous = interrupt_on_termination()
     handle = None
     try:
         say(f"soak {label}: up ...")

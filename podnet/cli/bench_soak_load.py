@@ -20,13 +20,11 @@ import bisect
 import itertools
 import json
 import os
-import signal
 import threading
 import time
 from dataclasses import dataclass, field
-from typing import Any
 
-from podnet.cli.bench_measure import STOP_SIGNALS, leftover_namespaces, mem_available_kb
+from podnet.cli.bench_measure import leftover_namespaces, mem_available_kb
 from podnet.kernel import netns, state_file
 from podnet.kernel.netns import NETNS_RUN_DIR
 from podnet.lab import apiserver
@@ -206,17 +204,6 @@ def _in_window(started: float, ended: float, group: int, windows: list[Window], 
 
 
 # --- stopping ---------------------------------------------------------------------------------
-
-
-def _raise_interrupt(signum: int, _frame: object) -> None:
-    raise KeyboardInterrupt(signal.Signals(signum).name)
-
-
-def stop_on_termination() -> dict[int, Any]:
-    """SIGTERM and SIGHUP end the soak like Ctrl-C (the lab is torn down)."""
-    if threading.current_thread() is not threading.main_thread():
-        return {}
-    return {s: signal.signal(s, _raise_interrupt) for s in STOP_SIGNALS if s != signal.SIGINT}
 
 
 # --- memory and descriptors -------------------------------------------------------------------
